@@ -1,0 +1,168 @@
+/*
+ * stack.c - goroutine stacks and the stack-overflow report.
+ *
+ * A G's stack is its own mmap: usable bytes above one guard page.  The
+ * guard is installed with madvise(MADV_GUARD_INSTALL) where the kernel
+ * has it (Linux 6.13+): it is a page-table marker, so the stack stays one
+ * mapping and adjacent stacks merge into one VMA -- hundreds of thousands
+ * of parked Gs fit under vm.max_map_count.  Older kernels get an
+ * mprotect(PROT_NONE) guard, which splits the VMA (two per stack).
+ *
+ * Stacks are allocated lazily, when a G first runs, so spawning a G that
+ * never runs costs no mapping.  A dead G keeps its stack on the free lists
+ * (per P, then global), which is the stack cache: reusing a G reuses its
+ * stack, already faulted in.
+ *
+ * A hit on a guard page raises SIGSEGV on the M's sigaltstack; the handler
+ * below tells it from other faults by si_addr, prints
+ * "goroutine N: stack overflow" and aborts.  Other faults get the
+ * previous handler, or the default action (re-raised on return).
+ */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static size_t pagesz;
+static _Atomic int guard_kind;	/* 0 unknown, 1 madvise guard, 2 mprotect */
+
+size_t goro__pagesize(void)
+{
+	if (unlikely(pagesz == 0))
+		pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	return pagesz;
+}
+
+int goro__stackalloc(g_t *g)
+{
+	size_t pg = goro__pagesize();
+	size_t size = (g->stack_size + pg - 1) & ~(pg - 1);
+	size_t len = size + pg;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	int kind = atomic_load_explicit(&guard_kind, memory_order_relaxed);
+	if (kind != 2) {
+		if (madvise(p, pg, MADV_GUARD_INSTALL) == 0) {
+			if (kind == 0)
+				atomic_store(&guard_kind, 1);
+		} else if (errno == EINVAL || errno == ENOSYS) {
+			atomic_store(&guard_kind, 2);
+			kind = 2;
+		} else {
+			munmap(p, len);
+			return -1;
+		}
+	}
+	if (kind == 2 && mprotect(p, pg, PROT_NONE) != 0) {
+		munmap(p, len);
+		return -1;
+	}
+	g->stack_map = p;
+	g->stack_maplen = len;
+	g->stack_lo = p + pg;
+	g->stack_hi = p + len;
+	return 0;
+}
+
+void goro__stackfree(g_t *g)
+{
+	if (g->stack_map) {
+		munmap(g->stack_map, g->stack_maplen);
+		g->stack_map = NULL;
+		g->stack_lo = g->stack_hi = NULL;
+		g->stack_maplen = 0;
+	}
+}
+
+/* ---- overflow report ---------------------------------------------------- */
+
+static struct sigaction oldsegv, oldbus;
+
+/* async-signal-safe: reads the current M's G; write(2) and abort only. */
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	m_t *m = goro__m;
+	g_t *g = m ? m->curg : NULL;
+	char *addr = si->si_addr;
+	if (g && g->stack_map && addr >= (char *)g->stack_map && addr < g->stack_lo) {
+		char num[24];
+		goro__writestr(2, "goroutine ");
+		goro__writestr(2, goro__itoa(num, g->goid));
+		goro__writestr(2, ": stack overflow\n");
+		signal(SIGABRT, SIG_DFL);
+		abort();
+	}
+	struct sigaction *old = sig == SIGSEGV ? &oldsegv : &oldbus;
+	if (old->sa_flags & SA_SIGINFO) {
+		if (old->sa_sigaction) {
+			old->sa_sigaction(sig, si, uc);
+			errno = saved;
+			return;
+		}
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+		errno = saved;
+		return;
+	}
+	/* Default action: reinstall it; the faulting instruction faults again. */
+	signal(sig, SIG_DFL);
+	errno = saved;
+}
+
+void goro__stack_siginit(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &oldsegv);
+	sigaction(SIGBUS, &sa, &oldbus);
+}
+
+/*
+ * Each M's sigaltstack: the kernel's frame (3.3 KB here, 11.5 KB with AMX
+ * permitted) plus the handlers' own work (a libunwind walk used 5.5 KB).
+ * DESIGN.md: at least max(_SC_MINSIGSTKSZ, 12 KiB) + 16 KiB; we take 64 KiB
+ * or that, whichever is more.
+ */
+int goro__sigaltstack_init(m_t *m)
+{
+	long min = sysconf(_SC_MINSIGSTKSZ);
+	size_t need = (size_t)(min > 12288 ? min : 12288) + 16384;
+	size_t len = need > 65536 ? need : 65536;
+	size_t pg = goro__pagesize();
+	len = (len + pg - 1) & ~(pg - 1);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	stack_t ss = { .ss_sp = p, .ss_size = len, .ss_flags = 0 };
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(p, len);
+		return -1;
+	}
+	m->sigstack = p;
+	m->sigstacklen = len;
+	return 0;
+}
+
+/* Free m's sigaltstack; the thread must no longer use it. */
+void goro__sigaltstack_free(m_t *m)
+{
+	munmap(m->sigstack, m->sigstacklen);
+	m->sigstack = NULL;
+}

@@ -1,0 +1,238 @@
+/*
+ * syscall.c - system calls and locked threads: Go's entersyscall,
+ * exitsyscall and LockOSThread.
+ *
+ * A G about to block in the kernel calls goro_syscall_enter(): its P stays
+ * with the M but is marked P_SYSCALL and detached (p->m = NULL), so that
+ * sysmon may take it (CAS P_SYSCALL -> P_IDLE) and hand it to another M
+ * if the call lasts (20 us while other work waits, a quantum otherwise).
+ * goro_syscall_exit() takes the old P back if nobody took it (one CAS: the
+ * fast path, which is what a short call costs), else any idle P, else
+ * queues the G globally and parks the M on the idle list for reuse.
+ *
+ * Whoever owns a P_SYSCALL P: nobody runs on it; the CAS decides between
+ * the returning M and sysmon, exactly one wins.
+ *
+ * A locked G (goro_lock_thread) runs only on its M, and that M runs only
+ * it: when the G blocks, the M gives its P away and sleeps on its note
+ * (stoplockedm); when another M picks the G from a queue, it hands its own
+ * P to the locked M and wakes it (startlockedm).
+ */
+#include "runtime.h"
+
+#include <unistd.h>
+
+/* Mark the current G as in a syscall; its P may be retaken. */
+void goro__entersyscall(void)
+{
+	m_t *m = goro__m;
+	g_t *g = m->curg;
+	p_t *p = m->p;
+	g->saved_errno = errno;
+	atomic_store_explicit(&m->insyscall, true, memory_order_relaxed);
+	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+	atomic_store_explicit(&p->syscalltick, p->syscalltick + 1, memory_order_relaxed);
+	atomic_store_explicit(&p->syscallwhen, goro__cycles(), memory_order_relaxed);
+	m->oldp = p;
+	m->p = NULL;
+	p->m = NULL;
+	atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);
+	goro__sysmon_syscall_entered();
+	errno = g->saved_errno;
+}
+
+static void exitsyscall0(g_t *g)
+{
+	m_t *m = goro__m;
+	m->curg = NULL;
+	g->m = NULL;
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	goro__lock(&goro__sched.lock);
+	p_t *p = goro__pidleget();
+	if (p == NULL)
+		goro__globrunqput_locked(g);
+	goro__unlock(&goro__sched.lock);
+	if (p) {
+		goro__acquirep(p);
+		goro__execute(g, false);
+	}
+	if (m->lockedg) {
+		/* Our G is queued; wait until someone hands it back with a P. */
+		goro__stoplockedm();
+	}
+	goro__stopm_idle();
+	goro__schedule();
+}
+
+void goro__exitsyscall(void)
+{
+	m_t *m = goro__m;
+	g_t *g = m->curg;
+	int e = errno;
+	p_t *p = m->oldp;
+	m->oldp = NULL;
+	uint32_t st = P_SYSCALL;
+	if (p && atomic_compare_exchange_strong(&p->status, &st, P_RUNNING)) {
+		/* Fast path: nobody took our P. */
+		m->p = p;
+		p->m = m;
+	} else {
+		goro__lock(&goro__sched.lock);
+		p = goro__pidleget();
+		goro__unlock(&goro__sched.lock);
+		if (p)
+			goro__acquirep(p);
+	}
+	atomic_store_explicit(&m->insyscall, false, memory_order_relaxed);
+	if (p) {
+		atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+		errno = e;
+		if (unlikely(atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed)))
+			goro__gosched();
+		goro__preempt_check();
+		return;
+	}
+	/* Slow path: no P anywhere; queue ourselves and park the M. */
+	g->saved_errno = e;
+	goro__mcall_fn(exitsyscall0);
+}
+
+GORO__EXPORT void goro_syscall_enter(void)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL || m->p == NULL) {
+		errno = EPERM;
+		return;
+	}
+	goro__entersyscall();
+}
+
+GORO__EXPORT void goro_syscall_exit(void)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL ||
+	    atomic_load_explicit(&m->curg->status, memory_order_relaxed) != G_SYSCALL) {
+		errno = EPERM;
+		return;
+	}
+	goro__exitsyscall();
+}
+
+GORO__EXPORT void goro_syscall_enter_blocking(void)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL || m->p == NULL) {
+		errno = EPERM;
+		return;
+	}
+	int e = errno;
+	p_t *p = m->p;
+	goro__entersyscall();
+	uint32_t st = P_SYSCALL;
+	if (atomic_compare_exchange_strong(&p->status, &st, P_IDLE)) {
+		atomic_fetch_add(&goro__sched.handoffs, 1);
+		goro__handoffp(p);
+	}
+	errno = e;
+}
+
+GORO__EXPORT ssize_t goro_read(int fd, void *buf, size_t n)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL || m->p == NULL)
+		return read(fd, buf, n);
+	goro__entersyscall();
+	ssize_t r = read(fd, buf, n);
+	goro__exitsyscall();
+	return r;
+}
+
+GORO__EXPORT ssize_t goro_write(int fd, const void *buf, size_t n)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL || m->p == NULL)
+		return write(fd, buf, n);
+	goro__entersyscall();
+	ssize_t r = write(fd, buf, n);
+	goro__exitsyscall();
+	return r;
+}
+
+/* ---- locked threads ------------------------------------------------------- */
+
+GORO__EXPORT void goro_lock_thread(void)
+{
+	m_t *m = goro__m;
+	g_t *g = m ? m->curg : NULL;
+	if (g == NULL) {
+		errno = EPERM;
+		return;
+	}
+	if (g->lockcount++ == 0) {
+		g->lockedm = m;
+		m->lockedg = g;
+	}
+}
+
+GORO__EXPORT void goro_unlock_thread(void)
+{
+	m_t *m = goro__m;
+	g_t *g = m ? m->curg : NULL;
+	if (g == NULL || g->lockcount == 0) {
+		errno = EPERM;
+		return;
+	}
+	if (--g->lockcount == 0) {
+		g->lockedm = NULL;
+		m->lockedg = NULL;
+	}
+}
+
+/*
+ * The current M's locked G cannot run now: give the P away and sleep
+ * until someone hands the G back with a P; then run it.  On g0.
+ */
+void goro__stoplockedm(void)
+{
+	m_t *m = goro__m;
+	if (m->lockedg == NULL || m->lockedg->lockedm != m)
+		goro__throw("stoplockedm: inconsistent locking");
+	if (m->p) {
+		p_t *p = goro__releasep();
+		goro__handoffp(p);
+	}
+	goro__lock(&goro__sched.lock);
+	goro__sched.nmidlelocked++;
+	goro__checkdead();
+	goro__unlock(&goro__sched.lock);
+	goro__notesleep(&m->park);
+	goro__noteclear(&m->park);
+	goro__lock(&goro__sched.lock);
+	goro__sched.nmidlelocked--;
+	goro__unlock(&goro__sched.lock);
+	if (atomic_load(&goro__sched.exiting))
+		goro__schedexit();
+	p_t *p = m->nextp;
+	m->nextp = NULL;
+	goro__acquirep(p);
+	g_t *g = m->lockedg;
+	if (atomic_load(&g->status) != G_RUNNABLE)
+		goro__throw("stoplockedm: locked G not runnable");
+	goro__execute(g, false);
+}
+
+/* Hand our P to g's locked M and wake it; then park this M.  On g0. */
+void goro__startlockedm(g_t *g)
+{
+	m_t *mp = g->lockedm;
+	p_t *p = goro__releasep();
+	mp->nextp = p;
+	goro__notewakeup(&mp->park);
+	goro__stopm_idle();
+}
+
+bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
+{
+	return false;
+}

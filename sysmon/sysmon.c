@@ -1,0 +1,239 @@
+/*
+ * sysmon.c - the monitor thread: preemption, syscall hand-off, schedtrace.
+ *
+ * sysmon runs on its own thread and never holds a P, so it keeps working
+ * when every P is stuck (hogged, or blocked in the kernel).  Each round it:
+ *
+ *   1. preempts every G that has run on its P past the quantum, or that
+ *      sits on a P whose timers have expired behind it (a sleeper waits);
+ *   2. retakes every P whose M has been in a system call for 20 us while
+ *      there is other work, or for a quantum in any case, and hands it to
+ *      a spare M; it also catches Ms blocked in calls nobody wrapped
+ *      (their thread sleeps in the kernel) and treats them the same way;
+ *   3. prints the schedtrace report when its period has passed.
+ *
+ * Go's sysmon polls every 20 us and backs off to 10 ms when idle, which
+ * makes preemption and hand-off latency depend on the luck of the tick
+ * (a hog runs ~19 ms under a 10 ms quantum; a hand-off under load takes
+ * 5-15 ms).  goro's sysmon is deadline driven instead: it computes the
+ * earliest moment anything can become due -- a running G's quantum end, a
+ * syscall's 20 us mark, a timer expiring behind a busy P, the next
+ * schedtrace line -- and sleeps exactly until then on a futex.  Anyone who
+ * moves a deadline closer wakes it (goro__sysmon_wake); a G entering a
+ * syscall does so only when sysmon would otherwise sleep past its 20 us
+ * mark.  In steady state (hogs with a 10 ms quantum) it wakes once per
+ * quantum per P.
+ */
+#include "runtime.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SYSCALL_MARK_NS 20000		/* hand off a syscall P after this */
+#define IDLE_SLEEP_NS 100000000		/* nothing due: check back at least this often */
+#define RETRY_NS 1000000		/* re-signal an M whose G did not stop */
+#define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
+
+static goro__note_t wakenote;
+static _Atomic int64_t sleepuntil;	/* when sysmon will next wake (ns); 0 awake */
+static _Atomic bool stopping;
+static _Atomic bool stopped;
+static m_t *sysmon_m;
+
+/* Per-P bookkeeping owned by the sysmon thread. */
+static struct pstate {
+	uint32_t schedtick;		/* last seen p->schedtick */
+	uint32_t syscalltick;		/* last seen p->syscalltick */
+	int64_t lastsignal;		/* when we last signalled its M */
+	int64_t lastblockcheck;		/* when we last checked its thread's state */
+	int64_t runseen;		/* when we first saw this schedtick */
+} pstate[GORO_MAXPROCS_LIMIT];
+
+static inline int64_t min_deadline(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void goro__sysmon_wake(void)
+{
+	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_acquire);
+	if (until == 0)
+		return;		/* awake: it will recompute before sleeping */
+	if (atomic_compare_exchange_strong(&sleepuntil, &until, 0)) {
+		uint32_t zero = 0;
+		/* A note may be woken once; the CAS above makes us the only waker. */
+		if (atomic_compare_exchange_strong(&wakenote.key, &zero, 1))
+			goro__notewakeup_raw(&wakenote);
+	}
+}
+
+void goro__sysmon_syscall_entered(void)
+{
+	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
+	if (until == 0)
+		return;
+	if (until - goro__nanotime() > SYSCALL_MARK_NS)
+		goro__sysmon_wake();
+}
+
+/* Is there work that a P stuck in a syscall is keeping from running? */
+static bool work_waits(p_t *p)
+{
+	if (!goro__runqempty(p))
+		return true;
+	if (atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0)
+		return true;
+	/* No P free to take new work: keep the P in circulation. */
+	return atomic_load(&goro__sched.npidle) + atomic_load(&goro__sched.nmspinning) == 0;
+}
+
+/* Take p from its M in a syscall and give it to another M. */
+static bool retake_syscall(p_t *p)
+{
+	uint32_t st = P_SYSCALL;
+	if (!atomic_compare_exchange_strong(&p->status, &st, P_IDLE))
+		return false;
+	atomic_fetch_add(&goro__sched.handoffs, 1);
+	goro__handoffp(p);
+	return true;
+}
+
+/* One round; returns the time of the next round. */
+static int64_t sysmon_round(int64_t now)
+{
+	static int64_t lasttrace;
+	int64_t next = now + IDLE_SLEEP_NS;
+	uint64_t nowc = goro__cycles();
+	int np = atomic_load(&goro__sched.gomaxprocs);
+	int64_t quantum = atomic_load(&goro__sched.quantum);
+	uint64_t qcyc = atomic_load(&goro__sched.quantum_cycles);
+
+	for (int i = 0; i < np; i++) {
+		p_t *p = goro__sched.allp[i];
+		struct pstate *ps = &pstate[i];
+		uint32_t st = atomic_load_explicit(&p->status, memory_order_acquire);
+		if (st == P_SYSCALL) {
+			uint32_t t = atomic_load(&p->syscalltick);
+			uint64_t since = atomic_load(&p->syscallwhen);
+			int64_t in = since < nowc ? goro__cycles2ns(nowc - since) : 0;
+			ps->syscalltick = t;
+			bool waits = work_waits(p);
+			if ((waits && in >= SYSCALL_MARK_NS) || in >= quantum) {
+				if (retake_syscall(p))
+					continue;
+			}
+			next = min_deadline(next, now + (waits ? SYSCALL_MARK_NS - in : quantum - in));
+			continue;
+		}
+		if (st != P_RUNNING)
+			continue;
+		m_t *m = p->m;
+		if (m == NULL)
+			continue;
+		uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+		if (tick != ps->schedtick) {
+			ps->schedtick = tick;
+			ps->lastsignal = 0;
+			ps->lastblockcheck = now;
+		}
+		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
+		int64_t ran = start < nowc ? goro__cycles2ns(nowc - start) : 0;
+		bool insched = atomic_load_explicit(&m->insched, memory_order_relaxed);
+
+		/* Unwrapped blocking calls and long unsafe code (syscall.c). */
+		if (!insched && now - ps->lastblockcheck >= BLOCKCHECK_NS) {
+			ps->lastblockcheck = now;
+			if (goro__sysmon_check_blocked(p, m, ran))
+				continue;
+		}
+		if (!insched)
+			next = min_deadline(next, ps->lastblockcheck + BLOCKCHECK_NS);
+
+		int64_t due = now - ran + quantum;	/* quantum end */
+		int64_t t0 = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+		bool timerlate = t0 != 0 && t0 <= now && !insched;
+		if (timerlate && atomic_load(&goro__sched.npidle) > 0) {
+			/* An idle P can run the expired timer: no need to stop anyone. */
+			goro__wakep();
+			timerlate = false;
+		}
+		if (!insched && (ran >= quantum || timerlate)) {
+			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
+				ps->lastsignal = now;
+				goro__preemptone(p, m);
+			}
+			next = min_deadline(next, ps->lastsignal + RETRY_NS);
+		} else {
+			next = min_deadline(next, due);
+			if (t0 != 0 && t0 > now)
+				next = min_deadline(next, t0);
+		}
+		(void)qcyc;
+	}
+
+	if (goro__sched.schedtrace_ms > 0) {
+		int64_t period = goro__sched.schedtrace_ms * 1000000;
+		if (lasttrace == 0)
+			lasttrace = goro__sched.starttime;
+		if (now - lasttrace >= period) {
+			goro__schedtrace(2, goro__sched.scheddetail);
+			lasttrace = now;
+		}
+		next = min_deadline(next, lasttrace + period);
+	}
+	return next;
+}
+
+static void sysmon_main(void)
+{
+	sysmon_m = goro__m;
+	while (!atomic_load(&stopping)) {
+		int64_t now = goro__nanotime();
+		int64_t next = sysmon_round(now);
+		now = goro__nanotime();
+		if (next <= now)
+			continue;
+		atomic_store(&wakenote.key, 0);
+		atomic_store_explicit(&sleepuntil, next, memory_order_release);
+		/* Re-check after publishing: a deadline may have moved meanwhile. */
+		goro__notetsleep(&wakenote, next - now);
+		atomic_store_explicit(&sleepuntil, 0, memory_order_release);
+	}
+	atomic_store(&stopped, true);
+}
+
+void goro__sysmon_start(void)
+{
+	atomic_store(&stopping, false);
+	atomic_store(&stopped, false);
+	atomic_store(&sleepuntil, 0);
+	memset(pstate, 0, sizeof pstate);
+	goro__newm_sys(sysmon_main);
+}
+
+void goro__sysmon_stop(void)
+{
+	atomic_store(&stopping, true);
+	for (int i = 0; i < 10000 && !atomic_load(&stopped); i++) {
+		int64_t until = atomic_load(&sleepuntil);
+		if (until != 0 && atomic_compare_exchange_strong(&sleepuntil, &until, 0)) {
+			uint32_t zero = 0;
+			if (atomic_compare_exchange_strong(&wakenote.key, &zero, 1))
+				goro__notewakeup_raw(&wakenote);
+		}
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* sysmon's CPU time so far (ns), for the goro(7) figure and tests. */
+int64_t goro__sysmon_cputime(void)
+{
+	m_t *m = sysmon_m;
+	struct timespec ts;
+	if (m == NULL || clock_gettime(m->cpuclock, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
