@@ -125,8 +125,7 @@ static int64_t slept_ns;
 
 static void nostarve_main(void *arg)
 {
-	ck_assert_int_eq(goro_maxprocs(1), 1 > 0 ? goro_maxprocs(0) : 0);
-	goro_maxprocs(1);
+	ck_assert_int_ge(goro_maxprocs(1), 1);
 	spawn(hog, NULL);
 	goro_yield();			/* let the hog take the P */
 	int64_t t0 = goro_now();
@@ -285,12 +284,9 @@ static void errno_main(void *arg)
 
 START_TEST(errno_per_g)
 {
-	goro_stats_t st0, st1;
 	int migrated = 0;
 
 	memset(errno_gs, 0, sizeof errno_gs);
-	(void)st0;
-	(void)st1;
 	run(errno_main, NULL);
 	for (int i = 0; i < ERRNO_GS; i++) {
 		ck_assert_msg(errno_gs[i].bad == 0,
@@ -851,9 +847,7 @@ static void schedtrace_call_main(void *arg)
 {
 	int fds[2];
 	struct trace_counts tc;
-	goro_wg_t wg = GORO_WG_INIT;
 
-	(void)wg;
 	goro_maxprocs(2);
 	spawn(hog, NULL);
 	ck_assert_int_eq(pipe(fds), 0);
@@ -934,8 +928,7 @@ static void schedtrace_env(int detail)
 	if (detail) {
 		ck_assert_msg(tc.detail >= 3, "%d SCHED lines in 400 ms at "
 		    "50 ms: %s", tc.detail, s);
-		ck_assert_int_eq(tc.summary, 0);
-		ck_assert_int_eq(tc.p, 2 * tc.detail);
+		ck_assert_int_eq(tc.summary, 0);	/* P lines: parse_trace */
 		ck_assert_int_ge(tc.m, tc.detail);
 		ck_assert_int_ge(tc.g, tc.detail);
 	} else {
