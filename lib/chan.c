@@ -41,6 +41,7 @@
 
 #include "chan.h"
 
+/* Out of line on purpose: see chan.h. */
 __attribute__((noinline)) int
 goro__chan_fail(int e)
 {
@@ -108,71 +109,11 @@ memclr(void *p, size_t n)
 		memset(p, 0, n);
 }
 
-void
-goro__chan_bufsend(goro_chan_t *c, const void *ep)
-{
-	memcpy(chanbuf(c, c->sendx), ep, c->elemsize);
-	if (++c->sendx == c->dataqsiz)
-		c->sendx = 0;
-	__atomic_store_n(&c->qcount, c->qcount + 1, __ATOMIC_RELAXED);
-}
-
-void
-goro__chan_bufrecv(goro_chan_t *c, void *ep)
-{
-	if (ep != NULL)
-		memcpy(ep, chanbuf(c, c->recvx), c->elemsize);
-	if (++c->recvx == c->dataqsiz)
-		c->recvx = 0;
-	__atomic_store_n(&c->qcount, c->qcount - 1, __ATOMIC_RELAXED);
-}
-
-/*
- * The receiver is parked, so its element cannot go away: copy straight
- * into it.  Any ring is empty here (a receiver waits only on an empty
- * channel), so nothing buffered is overtaken.
- */
-g_t *
-goro__chan_sendsg(goro_chan_t *c, goro__sudog_t *sg, const void *ep)
-{
-	if (sg->elem != NULL && c->elemsize != 0)
-		memcpy(sg->elem, ep, c->elemsize);
-	sg->elem = NULL;
-	sg->success = true;
-	return sg->g;
-}
-
-/*
- * Unbuffered: copy straight from the parked sender.  Buffered: the ring
- * is full (a sender waits only then); take its oldest element and put the
- * sender's in the slot just freed, which is where the next send would go.
- */
-g_t *
-goro__chan_recvsg(goro_chan_t *c, goro__sudog_t *sg, void *ep)
-{
-	if (c->dataqsiz == 0) {
-		if (ep != NULL && c->elemsize != 0)
-			memcpy(ep, sg->elem, c->elemsize);
-	} else {
-		void *qp = chanbuf(c, c->recvx);
-
-		if (ep != NULL)
-			memcpy(ep, qp, c->elemsize);
-		memcpy(qp, sg->elem, c->elemsize);
-		if (++c->recvx == c->dataqsiz)
-			c->recvx = 0;
-		c->sendx = c->recvx;
-	}
-	sg->elem = NULL;
-	sg->success = true;
-	return sg->g;
-}
-
 /*
  * Send *ep on c.  gp is the calling G for a blocking send, NULL for a try.
  * Returns 0, or -1 with errno EPIPE (closed) or EAGAIN (would block).
  */
-static int
+static inline __attribute__((always_inline)) int
 chansend(goro_chan_t *c, const void *ep, g_t *gp)
 {
 	goro__sudog_t *sg;
@@ -196,14 +137,14 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 		return -1;
 	}
 	if ((sg = waitq_dequeue(&c->recvq)) != NULL) {
-		g_t *rg = goro__chan_sendsg(c, sg, ep);
+		g_t *rg = chan_sendsg(c, sg, ep);
 
 		goro__unlock(&c->lock);
 		goro__ready(rg, true);
 		return 0;
 	}
 	if (c->qcount < c->dataqsiz) {
-		goro__chan_bufsend(c, ep);
+		chan_bufsend(c, ep);
 		goro__unlock(&c->lock);
 		return 0;
 	}
@@ -236,7 +177,7 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
  * Receive from c into *ep (NULL: discard).  gp as for chansend.  Returns
  * 0, or -1 with errno EPIPE (closed and drained; *ep zeroed) or EAGAIN.
  */
-static int
+static inline __attribute__((always_inline)) int
 chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 {
 	goro__sudog_t *sg;
@@ -271,14 +212,14 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 		}
 		/* closed with elements left: drain them first */
 	} else if ((sg = waitq_dequeue(&c->sendq)) != NULL) {
-		g_t *sgp = goro__chan_recvsg(c, sg, ep);
+		g_t *sgp = chan_recvsg(c, sg, ep);
 
 		goro__unlock(&c->lock);
 		goro__ready(sgp, true);
 		return 0;
 	}
 	if (c->qcount > 0) {
-		goro__chan_bufrecv(c, ep);
+		chan_bufrecv(c, ep);
 		goro__unlock(&c->lock);
 		return 0;
 	}

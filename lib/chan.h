@@ -144,24 +144,90 @@ waitq_remove(goro__waitq_t *q, goro__sudog_t *sg)
 }
 
 /*
+ * Copy one element.  Channels of scalars are the common case: a fixed-size
+ * copy compiles to one move, where memcpy(3) would be a call.
+ */
+static inline void
+elemcopy(void *dst, const void *src, size_t n)
+{
+	if (n == 8)
+		memcpy(dst, src, 8);
+	else if (n == 4)
+		memcpy(dst, src, 4);
+	else if (n != 0)
+		memcpy(dst, src, n);
+}
+
+/*
  * The steps of a send and a receive that select.c shares with chan.c.
  * Each is called with c->lock held and leaves it held.
  */
 
 /* Put *ep in the ring; qcount < dataqsiz. */
-void goro__chan_bufsend(goro_chan_t *c, const void *ep);
+static inline void
+chan_bufsend(goro_chan_t *c, const void *ep)
+{
+	elemcopy(chanbuf(c, c->sendx), ep, c->elemsize);
+	if (++c->sendx == c->dataqsiz)
+		c->sendx = 0;
+	__atomic_store_n(&c->qcount, c->qcount + 1, __ATOMIC_RELAXED);
+}
+
 /* Take the oldest element into *ep (NULL: drop it); qcount > 0. */
-void goro__chan_bufrecv(goro_chan_t *c, void *ep);
+static inline void
+chan_bufrecv(goro_chan_t *c, void *ep)
+{
+	if (ep != NULL)
+		elemcopy(ep, chanbuf(c, c->recvx), c->elemsize);
+	if (++c->recvx == c->dataqsiz)
+		c->recvx = 0;
+	__atomic_store_n(&c->qcount, c->qcount - 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Complete the receive of sg, just dequeued from recvq, with *ep; return
- * the G to ready once the lock is dropped.
+ * the G to ready once the lock is dropped.  The receiver is parked, so its
+ * element cannot go away: copy straight into it.  Any ring is empty here
+ * (a receiver waits only on an empty channel), so nothing buffered is
+ * overtaken.
  */
-g_t *goro__chan_sendsg(goro_chan_t *c, goro__sudog_t *sg, const void *ep);
+static inline g_t *
+chan_sendsg(goro_chan_t *c, goro__sudog_t *sg, const void *ep)
+{
+	if (sg->elem != NULL)
+		elemcopy(sg->elem, ep, c->elemsize);
+	sg->elem = NULL;
+	sg->success = true;
+	return sg->g;
+}
+
 /*
  * Complete the send of sg, just dequeued from sendq, receiving into *ep
  * (NULL: drop); return the G to ready once the lock is dropped.
+ * Unbuffered: copy straight from the parked sender.  Buffered: the ring
+ * is full (a sender waits only then); take its oldest element and put the
+ * sender's in the slot just freed, which is where the next send would go.
  */
-g_t *goro__chan_recvsg(goro_chan_t *c, goro__sudog_t *sg, void *ep);
+static inline g_t *
+chan_recvsg(goro_chan_t *c, goro__sudog_t *sg, void *ep)
+{
+	if (c->dataqsiz == 0) {
+		if (ep != NULL)
+			elemcopy(ep, sg->elem, c->elemsize);
+	} else {
+		void *qp = chanbuf(c, c->recvx);
+
+		if (ep != NULL)
+			elemcopy(ep, qp, c->elemsize);
+		elemcopy(qp, sg->elem, c->elemsize);
+		if (++c->recvx == c->dataqsiz)
+			c->recvx = 0;
+		c->sendx = c->recvx;
+	}
+	sg->elem = NULL;
+	sg->success = true;
+	return sg->g;
+}
 
 /*
  * Set errno to e and return -1, out of line: for the code after a park.

@@ -512,7 +512,13 @@ void goro__preemptone(p_t *p, m_t *m)
 		return;
 	if (atomic_exchange(&m->signalpending, true))
 		return;		/* one signal at a time per M */
-	if (syscall(SYS_tgkill, getpid(), m->tid, SIGURG) != 0)
+	goro__tgkill(m, SIGURG);
+}
+
+/* Signal m's thread; clears m->signalpending if the signal was not sent. */
+void goro__tgkill(m_t *m, int sig)
+{
+	if (syscall(SYS_tgkill, getpid(), m->tid, sig) != 0)
 		atomic_store(&m->signalpending, false);
 }
 

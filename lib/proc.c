@@ -170,6 +170,7 @@ static void gentry(void) __attribute__((noreturn));
  */
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
+	goro__checkp();
 	m_t *m = goro__m;
 	p_t *p = m ? m->p : NULL;
 	size_t ss = attr && attr->stack_size ? attr->stack_size : GORO_STACK_DEFAULT;
@@ -299,6 +300,7 @@ static void acquirep(p_t *p)
 	m->p = p;
 	p->m = m;
 	atomic_store(&p->status, P_RUNNING);
+	goro__sysmon_pbusy();
 }
 
 static p_t *releasep(void)
@@ -621,8 +623,11 @@ top:
 		wasspinning = false;
 		goto nop;
 	}
-	now = goro__nanotime();
-	goro__runtimers(p, now);
+	now = 0;
+	if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
+		now = goro__nanotime();
+		goro__runtimers(p, now);
+	}
 
 	g = goro__runqget(p, inherit);
 	if (g)
@@ -646,6 +651,8 @@ top:
 		m->spinning = true;
 		atomic_fetch_add(&goro__sched.nmspinning, 1);
 	}
+	if (now == 0)
+		now = goro__nanotime();
 	for (int i = 0; i < 4; i++) {
 		bool last = i == 3;
 		uint32_t start = goro__fastrand();
@@ -772,13 +779,18 @@ static void schedule_loop(void)
 	}
 	g_t *g = NULL;
 	bool inherit = false;
-	int64_t now = 0;
+	bool fired = false;
 	if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
-		now = goro__nanotime();
-		goro__runtimers(p, now);
+		g_t *rn = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+		goro__runtimers(p, goro__nanotime());
+		fired = rn != atomic_load_explicit(&p->runnext, memory_order_relaxed);
 	}
-	/* Fairness: sometimes take from the global queue first. */
-	if (p->schedtick % 61 == 0 &&
+	/*
+	 * Fairness: sometimes take from the global queue first -- but not
+	 * right after a timer readied a sleeper, which would then wait a
+	 * whole quantum behind a G from the global queue.
+	 */
+	if (!fired && p->schedtick % 61 == 0 &&
 	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0) {
 		goro__lock(&goro__sched.lock);
 		g = goro__globrunqget(p, 1);
@@ -845,6 +857,7 @@ static inline void dropg(m_t *m, g_t *g)
 /* Switch to g0 and run fn(g) there; returns when g is resumed. */
 static inline void mcall(void (*fn)(g_t *))
 {
+	goro__checkp();
 	m_t *m = goro__m;
 	g_t *g = m->curg;
 	g->saved_errno = errno;
@@ -928,6 +941,7 @@ void goro__ready(g_t *g, bool next)
 	if (st != G_WAITING)
 		goro__throwf("ready: bad G status", st);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	goro__checkp();
 	m_t *m = goro__m;
 	p_t *p = m ? m->p : NULL;
 	if (p && m->curg && atomic_load_explicit(&m->insyscall, memory_order_relaxed))

@@ -235,6 +235,12 @@ struct goro__m {
 	int locks;		/* runtime locks held: no preemption while > 0 */
 	_Atomic bool insched;	/* on the scheduler stack (runtime code) */
 	_Atomic bool insyscall;	/* between syscall_enter and exit */
+	/*
+	 * sysmon took this M's P while its thread slept in a call nobody
+	 * wrapped (or sat in unsafe code past a quantum).  m->p is stale
+	 * until the M notices at its next runtime entry (goro__checkp).
+	 */
+	_Atomic bool pstolen;
 	void *sigstack;
 	size_t sigstacklen;
 
@@ -306,6 +312,20 @@ extern __thread m_t *goro__m;
 
 static inline g_t *getg(void) { m_t *m = goro__m; return m ? m->curg : NULL; }
 
+/* syscall.c: the M's P was stolen; re-acquire one like exitsyscall. */
+void goro__reacquirep(void);
+
+/*
+ * At every runtime entry on a G that touches m->p: if sysmon took the P
+ * while the thread was blocked, get one back first (maybe on another M).
+ */
+static inline void goro__checkp(void)
+{
+	m_t *m = goro__m;
+	if (unlikely(m && m->curg && atomic_load_explicit(&m->pstolen, memory_order_acquire)))
+		goro__reacquirep();
+}
+
 /* ---- proc.c: the scheduler --------------------------------------------- */
 
 /*
@@ -369,6 +389,8 @@ void goro__globrunqput_locked(g_t *g);	/* sched.lock held */
 void goro__mcall_fn(void (*fn)(g_t *));
 /* sysmon: a G entered a syscall (wake sysmon if it sleeps past the 20 us mark). */
 void goro__sysmon_syscall_entered(void);
+/* A P went from idle to running: wake sysmon if it sleeps past a quantum. */
+void goro__sysmon_pbusy(void);
 
 /* ---- runq.c ------------------------------------------------------------ */
 
@@ -418,6 +440,9 @@ void goro__sysmon_stop(void);
 void goro__preempt_check(void);
 /* sysmon: request that the G on m (holding p) stop; sends SIGURG. */
 void goro__preemptone(p_t *p, m_t *m);
+void goro__tgkill(m_t *m, int sig);
+/* sysmon: m's P was taken while it was blocked; watch it until it notices. */
+void goro__sysmon_track_stolen(m_t *m);
 /* sysmon: rebuild the preemptible-text table if objects were (un)loaded. */
 void goro__preempt_refresh(void);
 void *goro__gentry_addr(void);
@@ -429,6 +454,7 @@ int64_t goro__parse_duration(const char *s);
  * quantum?  If so its P is handed off; returns true then.
  */
 bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran);
+bool goro__sysmon_asleep(m_t *m);
 
 /* ---- syscall.c --------------------------------------------------------- */
 

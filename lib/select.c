@@ -315,14 +315,14 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 		casi = pollorder[i];
 		if (cas->op == GORO_RECV) {
 			if ((sg = waitq_dequeue(&c->sendq)) != NULL) {
-				g_t *sgp = goro__chan_recvsg(c, sg, cas->elem);
+				g_t *sgp = chan_recvsg(c, sg, cas->elem);
 
 				selunlock(cases, lockorder, norder);
 				goro__ready(sgp, true);
 				goto out;
 			}
 			if (c->qcount > 0) {
-				goro__chan_bufrecv(c, cas->elem);
+				chan_bufrecv(c, cas->elem);
 				goto unlockout;
 			}
 			if (c->closed) {
@@ -337,14 +337,14 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 				goto unlockout;
 			}
 			if ((sg = waitq_dequeue(&c->recvq)) != NULL) {
-				g_t *rg = goro__chan_sendsg(c, sg, cas->elem);
+				g_t *rg = chan_sendsg(c, sg, cas->elem);
 
 				selunlock(cases, lockorder, norder);
 				goro__ready(rg, true);
 				goto out;
 			}
 			if (c->qcount < c->dataqsiz) {
-				goro__chan_bufsend(c, cas->elem);
+				chan_bufsend(c, cas->elem);
 				goto unlockout;
 			}
 		}

@@ -20,11 +20,14 @@
  */
 #include "runtime.h"
 
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Mark the current G as in a syscall; its P may be retaken. */
 void goro__entersyscall(void)
 {
+	goro__checkp();
 	m_t *m = goro__m;
 	g_t *g = m->curg;
 	p_t *p = m->p;
@@ -232,7 +235,101 @@ void goro__startlockedm(g_t *g)
 	goro__stopm_idle();
 }
 
+/* ---- calls nobody wrapped ------------------------------------------------- */
+
+/*
+ * The M noticed (goro__checkp) that sysmon took its P while its thread
+ * was blocked.  Turn the situation into a syscall exit: the old P back if
+ * sysmon has not handed it on yet, else any idle P, else queue the G and
+ * park the M.
+ */
+void goro__reacquirep(void)
+{
+	m_t *m = goro__m;
+	g_t *g = m->curg;
+	int e = errno;
+	atomic_store(&m->pstolen, false);
+	m->oldp = m->p;
+	m->p = NULL;
+	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+	atomic_store_explicit(&m->insyscall, true, memory_order_relaxed);
+	errno = e;
+	goro__exitsyscall();
+}
+
+/* The state letter of the thread's /proc stat, or 0. */
+static char threadstate(m_t *m)
+{
+	char buf[256];
+	if (m->statfd < 0)
+		return 0;
+	ssize_t n = pread(m->statfd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+static bool asleep_in_kernel(m_t *m)
+{
+	char st = threadstate(m);
+	return st == 'S' || st == 'D';
+}
+
+/* sysmon: is m's thread asleep in the kernel right now? */
+bool goro__sysmon_asleep(m_t *m)
+{
+	return asleep_in_kernel(m);
+}
+
+/*
+ * sysmon, about every millisecond for each M running a G: if the thread's
+ * CPU clock has not moved and the kernel shows it asleep, it is blocked in
+ * a call nobody wrapped: take its P (as if it had called
+ * goro_syscall_enter) so the other Gs keep running.  Never signal such a
+ * thread: SIGURG would turn its call into EINTR.  The same hand-off serves
+ * a G stuck in unsafe code (libc) for a quantum past its preemption
+ * request: its thread keeps running, the P goes on without it.
+ */
 bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 {
-	return false;
+	if (m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
+	    atomic_load(&m->pstolen) || m->lockedg)
+		return false;
+	struct timespec ts;
+	int64_t cpu = -1;
+	if (clock_gettime(m->cpuclock, &ts) == 0)
+		cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	bool moved = cpu != m->lastcpu && !asleep_in_kernel(m);
+	m->lastcpu = cpu;
+	int64_t quantum = atomic_load(&goro__sched.quantum);
+	bool stuck_unsafe = moved && ran >= 2 * quantum && m->curg &&
+	    atomic_load(&m->curg->preempt) && m->curg->preemptoff == 0;
+	if (moved && !stuck_unsafe)
+		return false;
+	if (!stuck_unsafe && !asleep_in_kernel(m))
+		return false;
+	/* Claim the P, then make sure the thread did not wake meanwhile. */
+	uint32_t st = P_RUNNING;
+	if (!atomic_compare_exchange_strong(&p->status, &st, P_SYSCALL))
+		return false;
+	atomic_store(&m->pstolen, true);
+	if (!stuck_unsafe && !asleep_in_kernel(m)) {
+		bool was = true;
+		if (atomic_compare_exchange_strong(&m->pstolen, &was, false)) {
+			st = P_SYSCALL;
+			atomic_compare_exchange_strong(&p->status, &st, P_RUNNING);
+			return false;
+		}
+		/* It noticed already and is re-acquiring: let it. */
+	}
+	st = P_SYSCALL;
+	if (!atomic_compare_exchange_strong(&p->status, &st, P_IDLE))
+		return true;	/* the M took it back */
+	p->m = NULL;
+	atomic_fetch_add(&goro__sched.handoffs, 1);
+	goro__sysmon_track_stolen(m);
+	goro__handoffp(p);
+	return true;
 }

@@ -200,6 +200,7 @@ GORO__EXPORT int goro_sleep(int64_t ns)
 		goro__gosched();
 		return 0;
 	}
+	goro__checkp();
 	goro__timer_t t = { 0 };
 	t.when = goro__nanotime() + ns;
 	if (t.when < 0)		/* overflow: forever, as far as anyone can tell */

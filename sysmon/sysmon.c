@@ -27,6 +27,7 @@
 #include "runtime.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +79,14 @@ void goro__sysmon_syscall_entered(void)
 		goro__sysmon_wake();
 }
 
+/* A P left the idle list: sysmon must look at it within a quantum. */
+void goro__sysmon_pbusy(void)
+{
+	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
+	if (until != 0 && until - goro__nanotime() > atomic_load(&goro__sched.quantum))
+		goro__sysmon_wake();
+}
+
 /* Is there work that a P stuck in a syscall is keeping from running? */
 static bool work_waits(p_t *p)
 {
@@ -100,6 +109,51 @@ static bool retake_syscall(p_t *p)
 	return true;
 }
 
+/*
+ * Ms whose P we took while they were blocked or stuck (syscall.c).  Once
+ * such a thread runs again, it runs a G without a P: signal it until it
+ * reaches a safe point or a runtime call, where it re-acquires a P.
+ * Only the sysmon thread touches this list.
+ */
+#define MAXSTOLEN 256
+static m_t *stolen[MAXSTOLEN];
+static int nstolen;
+
+void goro__sysmon_track_stolen(m_t *m)
+{
+	for (int i = 0; i < nstolen; i++)
+		if (stolen[i] == m)
+			return;
+	if (nstolen < MAXSTOLEN)
+		stolen[nstolen++] = m;
+}
+
+static int64_t scan_stolen(int64_t now, int64_t next)
+{
+	for (int i = 0; i < nstolen; i++) {
+		m_t *m = stolen[i];
+		if (!atomic_load(&m->pstolen)) {
+			stolen[i--] = stolen[--nstolen];
+			continue;
+		}
+		struct timespec ts;
+		int64_t cpu = -1;
+		if (clock_gettime(m->cpuclock, &ts) == 0)
+			cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		if (cpu != m->lastcpu) {	/* running again: bring it to a safe point */
+			m->lastcpu = cpu;
+			g_t *g = m->curg;
+			if (g) {
+				atomic_store(&g->preempt, true);
+				if (!goro__sched.asyncpreemptoff && !atomic_exchange(&m->signalpending, true))
+					goro__tgkill(m, SIGURG);
+			}
+		}
+		next = min_deadline(next, now + BLOCKCHECK_NS);
+	}
+	return next;
+}
+
 /* One round; returns the time of the next round. */
 static int64_t sysmon_round(int64_t now)
 {
@@ -108,7 +162,6 @@ static int64_t sysmon_round(int64_t now)
 	uint64_t nowc = goro__cycles();
 	int np = atomic_load(&goro__sched.gomaxprocs);
 	int64_t quantum = atomic_load(&goro__sched.quantum);
-	uint64_t qcyc = atomic_load(&goro__sched.quantum_cycles);
 
 	for (int i = 0; i < np; i++) {
 		p_t *p = goro__sched.allp[i];
@@ -138,29 +191,43 @@ static int64_t sysmon_round(int64_t now)
 			ps->lastsignal = 0;
 			ps->lastblockcheck = now;
 		}
+		/*
+		 * Check every running P at least once a quantum: a G that
+		 * starts after this round is then seen before its quantum
+		 * ends, without execute() ever having to wake us.
+		 */
+		next = min_deadline(next, now + quantum);
+		bool insched = atomic_load_explicit(&m->insched, memory_order_relaxed);
+		if (insched)
+			continue;	/* no G: nothing to preempt */
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
 		int64_t ran = start < nowc ? goro__cycles2ns(nowc - start) : 0;
-		bool insched = atomic_load_explicit(&m->insched, memory_order_relaxed);
 
 		/* Unwrapped blocking calls and long unsafe code (syscall.c). */
-		if (!insched && now - ps->lastblockcheck >= BLOCKCHECK_NS) {
+		if (now - ps->lastblockcheck >= BLOCKCHECK_NS) {
 			ps->lastblockcheck = now;
 			if (goro__sysmon_check_blocked(p, m, ran))
 				continue;
 		}
-		if (!insched)
-			next = min_deadline(next, ps->lastblockcheck + BLOCKCHECK_NS);
+		next = min_deadline(next, ps->lastblockcheck + BLOCKCHECK_NS);
 
 		int64_t due = now - ran + quantum;	/* quantum end */
 		int64_t t0 = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
-		bool timerlate = t0 != 0 && t0 <= now && !insched;
+		bool timerlate = t0 != 0 && t0 <= now;
 		if (timerlate && atomic_load(&goro__sched.npidle) > 0) {
 			/* An idle P can run the expired timer: no need to stop anyone. */
 			goro__wakep();
 			timerlate = false;
 		}
-		if (!insched && (ran >= quantum || timerlate)) {
+		if (ran >= quantum || timerlate) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
+				/*
+				 * Never signal a thread asleep in the kernel: that
+				 * would be an EINTR for a call nobody wrapped.
+				 * Hand its P off instead.
+				 */
+				if (goro__sysmon_asleep(m) && goro__sysmon_check_blocked(p, m, ran))
+					continue;
 				ps->lastsignal = now;
 				goro__preemptone(p, m);
 			}
@@ -170,8 +237,9 @@ static int64_t sysmon_round(int64_t now)
 			if (t0 != 0 && t0 > now)
 				next = min_deadline(next, t0);
 		}
-		(void)qcyc;
 	}
+
+	next = scan_stolen(now, next);
 
 	if (goro__sched.schedtrace_ms > 0) {
 		int64_t period = goro__sched.schedtrace_ms * 1000000;
@@ -189,6 +257,8 @@ static int64_t sysmon_round(int64_t now)
 static void sysmon_main(void)
 {
 	sysmon_m = goro__m;
+	/* Deadlines of 20 us mean nothing under the default 50 us timer slack. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load(&stopping)) {
 		int64_t now = goro__nanotime();
 		int64_t next = sysmon_round(now);
@@ -210,6 +280,7 @@ void goro__sysmon_start(void)
 	atomic_store(&stopped, false);
 	atomic_store(&sleepuntil, 0);
 	memset(pstate, 0, sizeof pstate);
+	nstolen = 0;
 	goro__newm_sys(sysmon_main);
 }
 

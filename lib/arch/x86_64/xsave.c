@@ -50,7 +50,7 @@ uint64_t goro__xsave_mask = 3;			/* x87 | SSE */
 uint32_t goro__xsave_size = XSAVE_LEGACY_SIZE;
 int goro__xsave_kind = GORO_XSAVE_FXSAVE;
 
-static uint64_t xgetbv0(void)
+static uint64_t xsave_xcr0(void)
 {
 	uint32_t lo, hi;
 
@@ -60,7 +60,7 @@ static uint64_t xgetbv0(void)
 
 /* Size of the compacted (XSAVEC) area for mask: components in bit order,
  * each aligned to 64 bytes when CPUID 0xD.i ECX bit 1 says so. */
-static uint32_t compacted_size(uint64_t mask)
+static uint32_t xsave_compacted_size(uint64_t mask)
 {
 	unsigned a, b, c, d;
 	uint32_t off = XSAVE_LEGACY_SIZE + XSAVE_HDR_SIZE;
@@ -78,7 +78,7 @@ static uint32_t compacted_size(uint64_t mask)
 
 /* Size of the standard-format (XSAVE) area for mask: the end of its last
  * component.  CPUID 0xD.0 EBX gives the same for mask == XCR0. */
-static uint32_t standard_size(uint64_t mask)
+static uint32_t xsave_standard_size(uint64_t mask)
 {
 	unsigned a, b, c, d;
 	uint32_t end = XSAVE_LEGACY_SIZE + XSAVE_HDR_SIZE;
@@ -106,7 +106,7 @@ void goro__xsave_init(void)
 		return;
 	}
 
-	mask = xgetbv0();
+	mask = xsave_xcr0();
 	if (mask & (1ULL << XFEATURE_TILEDATA)) {
 		unsigned long perm = 0;
 
@@ -118,10 +118,10 @@ void goro__xsave_init(void)
 
 	__cpuid_count(0xd, 1, a, b, c, d);
 	if (a & 2) {			/* XSAVEC */
-		goro__xsave_size = compacted_size(mask);
+		goro__xsave_size = xsave_compacted_size(mask);
 		goro__xsave_kind = GORO_XSAVE_XSAVEC;
 	} else {
-		goro__xsave_size = standard_size(mask);
+		goro__xsave_size = xsave_standard_size(mask);
 		goro__xsave_kind = GORO_XSAVE_XSAVE;
 	}
 	goro__xsave_mask = mask;
