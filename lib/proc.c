@@ -171,7 +171,7 @@ static void gentry(void) __attribute__((noreturn));
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
 	goro__checkp();
-	m_t *m = goro__m;
+	m_t *m = goro__getm();
 	p_t *p = m ? m->p : NULL;
 	size_t ss = attr && attr->stack_size ? attr->stack_size : GORO_STACK_DEFAULT;
 	g_t *g = p ? gfget(p) : NULL;
@@ -858,12 +858,16 @@ static inline void dropg(m_t *m, g_t *g)
 static inline void mcall(void (*fn)(g_t *))
 {
 	goro__checkp();
-	m_t *m = goro__m;
+	m_t *m = goro__getm();
 	g_t *g = m->curg;
 	g->saved_errno = errno;
 	goro__mcall(&g->ctx, m->g0sp, fn, g);
-	/* Resumed, perhaps on another M. */
-	errno = g->saved_errno;
+	/*
+	 * Resumed, perhaps on another M: the compiler may have kept the
+	 * old thread's &errno in a register (__errno_location is const), so
+	 * set it through a function that computes it afresh.
+	 */
+	goro__set_errno(g->saved_errno);
 }
 
 static void gosched_m(g_t *g)
@@ -942,7 +946,7 @@ void goro__ready(g_t *g, bool next)
 		goro__throwf("ready: bad G status", st);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	goro__checkp();
-	m_t *m = goro__m;
+	m_t *m = goro__getm();
 	p_t *p = m ? m->p : NULL;
 	if (p && m->curg && atomic_load_explicit(&m->insyscall, memory_order_relaxed))
 		p = NULL;	/* the P may be retaken under us */
@@ -1262,4 +1266,19 @@ void goro__mcall_fn(void (*fn)(g_t *))
 void *goro__gentry_addr(void)
 {
 	return (void *)gentry;
+}
+
+/*
+ * After anything that may move the calling G to another thread, read the
+ * thread's state through these: out of line, so no TLS address computed
+ * before the move is reused after it.
+ */
+__attribute__((noinline)) m_t *goro__getm(void)
+{
+	return goro__m;
+}
+
+__attribute__((noinline)) void goro__set_errno(int e)
+{
+	errno = e;
 }

@@ -312,6 +312,9 @@ extern __thread m_t *goro__m;
 
 static inline g_t *getg(void) { m_t *m = goro__m; return m ? m->curg : NULL; }
 
+m_t *goro__getm(void);
+void goro__set_errno(int e);
+
 /* syscall.c: the M's P was stolen; re-acquire one like exitsyscall. */
 void goro__reacquirep(void);
 
@@ -455,6 +458,8 @@ int64_t goro__parse_duration(const char *s);
  */
 bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran);
 bool goro__sysmon_asleep(m_t *m);
+/* The G sysmon last asked to stop on p (NULL if none). */
+g_t *goro__sysmon_preempt_target(p_t *p);
 
 /* ---- syscall.c --------------------------------------------------------- */
 

@@ -28,7 +28,7 @@
 void goro__entersyscall(void)
 {
 	goro__checkp();
-	m_t *m = goro__m;
+	m_t *m = goro__getm();
 	g_t *g = m->curg;
 	p_t *p = m->p;
 	g->saved_errno = errno;
@@ -130,6 +130,8 @@ GORO__EXPORT void goro_syscall_enter_blocking(void)
 		return;
 	}
 	int e = errno;
+	goro__checkp();
+	m = goro__getm();
 	p_t *p = m->p;
 	goro__entersyscall();
 	uint32_t st = P_SYSCALL;
@@ -137,7 +139,7 @@ GORO__EXPORT void goro_syscall_enter_blocking(void)
 		atomic_fetch_add(&goro__sched.handoffs, 1);
 		goro__handoffp(p);
 	}
-	errno = e;
+	goro__set_errno(e);
 }
 
 GORO__EXPORT ssize_t goro_read(int fd, void *buf, size_t n)
@@ -294,18 +296,25 @@ bool goro__sysmon_asleep(m_t *m)
  */
 bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 {
-	if (m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
+	g_t *g = m->curg;
+	if (g == NULL || m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
 	    atomic_load(&m->pstolen) || m->lockedg)
 		return false;
 	struct timespec ts;
 	int64_t cpu = -1;
 	if (clock_gettime(m->cpuclock, &ts) == 0)
 		cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	bool moved = cpu != m->lastcpu && !asleep_in_kernel(m);
+	/* ran < 0: sysmon just saw the thread asleep; skip the clock test. */
+	bool moved = ran >= 0 && cpu != m->lastcpu;
 	m->lastcpu = cpu;
 	int64_t quantum = atomic_load(&goro__sched.quantum);
-	bool stuck_unsafe = moved && ran >= 2 * quantum && m->curg &&
-	    atomic_load(&m->curg->preempt) && m->curg->preemptoff == 0;
+	/*
+	 * Stuck in unsafe code: the same G, asked to stop a quantum ago,
+	 * still running (a Gs ping-ponging through runnext share a slice and
+	 * are not stuck: sysmon's request names one G).
+	 */
+	bool stuck_unsafe = moved && ran >= 2 * quantum && g == goro__sysmon_preempt_target(p) &&
+	    atomic_load(&g->preempt) && g->preemptoff == 0;
 	if (moved && !stuck_unsafe)
 		return false;
 	if (!stuck_unsafe && !asleep_in_kernel(m))
@@ -314,8 +323,8 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	uint32_t st = P_RUNNING;
 	if (!atomic_compare_exchange_strong(&p->status, &st, P_SYSCALL))
 		return false;
-	atomic_store(&m->pstolen, true);
-	if (!stuck_unsafe && !asleep_in_kernel(m)) {
+	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__lock's fence */
+	if (m->locks > 0 || m->curg != g || (!stuck_unsafe && !asleep_in_kernel(m))) {
 		bool was = true;
 		if (atomic_compare_exchange_strong(&m->pstolen, &was, false)) {
 			st = P_SYSCALL;

@@ -48,9 +48,14 @@ static struct pstate {
 	uint32_t schedtick;		/* last seen p->schedtick */
 	uint32_t syscalltick;		/* last seen p->syscalltick */
 	int64_t lastsignal;		/* when we last signalled its M */
-	int64_t lastblockcheck;		/* when we last checked its thread's state */
 	int64_t runseen;		/* when we first saw this schedtick */
+	g_t *target;			/* G we last asked to stop */
 } pstate[GORO_MAXPROCS_LIMIT];
+
+g_t *goro__sysmon_preempt_target(p_t *p)
+{
+	return pstate[p->id].target;
+}
 
 static inline int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -162,6 +167,17 @@ static int64_t sysmon_round(int64_t now)
 	uint64_t nowc = goro__cycles();
 	int np = atomic_load(&goro__sched.gomaxprocs);
 	int64_t quantum = atomic_load(&goro__sched.quantum);
+	/*
+	 * A blocked M holding its P only costs something when other work
+	 * waits for a P: look for blocked Ms (about once a millisecond) then.
+	 */
+	static int64_t lastblockcheck;
+	bool waiting = atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
+	for (int i = 0; i < np && !waiting; i++)
+		waiting = !goro__runqempty(goro__sched.allp[i]);
+	bool blockcheck = waiting && now - lastblockcheck >= BLOCKCHECK_NS - BLOCKCHECK_NS / 10;
+	if (blockcheck)
+		lastblockcheck = now;
 
 	for (int i = 0; i < np; i++) {
 		p_t *p = goro__sched.allp[i];
@@ -189,7 +205,7 @@ static int64_t sysmon_round(int64_t now)
 		if (tick != ps->schedtick) {
 			ps->schedtick = tick;
 			ps->lastsignal = 0;
-			ps->lastblockcheck = now;
+			ps->target = NULL;
 		}
 		/*
 		 * Check every running P at least once a quantum: a G that
@@ -203,13 +219,16 @@ static int64_t sysmon_round(int64_t now)
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
 		int64_t ran = start < nowc ? goro__cycles2ns(nowc - start) : 0;
 
-		/* Unwrapped blocking calls and long unsafe code (syscall.c). */
-		if (now - ps->lastblockcheck >= BLOCKCHECK_NS) {
-			ps->lastblockcheck = now;
+		/*
+		 * Unwrapped blocking calls and long unsafe code (syscall.c),
+		 * for all Ms in the same wake-up, about once a millisecond.
+		 */
+		if (blockcheck) {
 			if (goro__sysmon_check_blocked(p, m, ran))
 				continue;
 		}
-		next = min_deadline(next, ps->lastblockcheck + BLOCKCHECK_NS);
+		if (waiting)
+			next = min_deadline(next, lastblockcheck + BLOCKCHECK_NS);
 
 		int64_t due = now - ran + quantum;	/* quantum end */
 		int64_t t0 = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
@@ -219,21 +238,28 @@ static int64_t sysmon_round(int64_t now)
 			goro__wakep();
 			timerlate = false;
 		}
-		if (ran >= quantum || timerlate) {
+		/* Preempting is pointless when nothing else wants the P. */
+		bool wanted = timerlate || waiting;
+		if (!wanted)
+			ps->target = NULL;
+		if (wanted && (ran >= quantum || timerlate)) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*
 				 * Never signal a thread asleep in the kernel: that
 				 * would be an EINTR for a call nobody wrapped.
 				 * Hand its P off instead.
 				 */
-				if (goro__sysmon_asleep(m) && goro__sysmon_check_blocked(p, m, ran))
+				if (goro__sysmon_asleep(m)) {
+					goro__sysmon_check_blocked(p, m, -1);
 					continue;
+				}
 				ps->lastsignal = now;
+				ps->target = m->curg;
 				goro__preemptone(p, m);
 			}
 			next = min_deadline(next, ps->lastsignal + RETRY_NS);
 		} else {
-			next = min_deadline(next, due);
+			next = min_deadline(next, due > now ? due : now + quantum);
 			if (t0 != 0 && t0 > now)
 				next = min_deadline(next, t0);
 		}

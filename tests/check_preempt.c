@@ -10,6 +10,11 @@
  * tests instead of hanging them.  Timing bounds are behavioural and
  * generous (CI runs on a loaded 2-core machine): "main got the CPU back
  * within 2 s", never "within 10.3 ms".
+ *
+ * Only the main G of a test calls ck_assert: Check's assertions take a
+ * pthread mutex around a write, and a G preempted while holding it would
+ * block every other G that asserts -- and its M with it.  Other Gs use
+ * EXPECT, which records the first failure for run() to report.
  */
 #include <check.h>
 #include <errno.h>
@@ -35,21 +40,42 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
+static atomic_int expect_failures;
+static char expect_msg[256];
+
+static void expect_failed(const char *file, int line, const char *what)
+{
+	if (atomic_fetch_add(&expect_failures, 1) == 0)
+		snprintf(expect_msg, sizeof expect_msg, "%s:%d: %s", file,
+		    line, what);
+}
+
+/* An assertion for any G: recorded, reported by run() once goro_run returns. */
+#define EXPECT(cond) do {						\
+	if (!(cond))							\
+		expect_failed(__FILE__, __LINE__, #cond);		\
+} while (0)
+
 static void run(void (*fn)(void *), void *arg)
 {
+	atomic_store(&expect_failures, 0);
 	ck_assert_int_eq(goro_run(fn, arg), 0);
+	ck_assert_msg(atomic_load(&expect_failures) == 0,
+	    "%d expectation(s) failed in goroutines, first: %s",
+	    atomic_load(&expect_failures), expect_msg);
 }
 
 static void spawn(void (*fn)(void *), void *arg)
 {
-	ck_assert_int_gt(goro_go(fn, arg), 0);
+	EXPECT(goro_go(fn, arg) > 0);
 }
 
 static goro_stats_t stats(void)
 {
 	goro_stats_t st;
 
-	ck_assert_int_eq(goro_stats(&st), 0);
+	memset(&st, 0, sizeof st);
+	EXPECT(goro_stats(&st) == 0);
 	return st;
 }
 
@@ -429,9 +455,9 @@ static void libc_hog(void *arg)
 	char *a = malloc(LIBC_BUF), *b = malloc(LIBC_BUF);
 	unsigned i = 0;
 
-	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(b);
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+	EXPECT(a != NULL && b != NULL);
+	while (a != NULL && b != NULL &&
+	    !atomic_load_explicit(&stop, memory_order_relaxed)) {
 		memset(a, (int)i++, LIBC_BUF);
 		memcpy(b, a, LIBC_BUF);
 	}
