@@ -65,7 +65,6 @@ static _Atomic int mlive;	/* threads started and not yet exited */
 
 static void schedule_loop(void) __attribute__((noreturn));
 static void execute(g_t *g, bool inherit) __attribute__((noreturn));
-static void mexit(m_t *m) __attribute__((noreturn));
 
 /* ---- G allocation -------------------------------------------------------- */
 
@@ -344,16 +343,9 @@ static void minit(m_t *m)
 	goro__preempt_minit(m);
 }
 
-static void *mstart_thread(void *arg)
+static void mstart_m(void)
 {
-	m_t *m = arg;
-	minit(m);
-	/* g0 is this pthread stack, below this frame. */
-	m->g0sp = (void *)(((uintptr_t)__builtin_frame_address(0) - 256) & ~(uintptr_t)15);
-	if (m->mstartfn) {
-		m->mstartfn();
-		mexit(m);
-	}
+	m_t *m = goro__m;
 	if (m->nextp) {
 		p_t *p = m->nextp;
 		m->nextp = NULL;
@@ -361,6 +353,30 @@ static void *mstart_thread(void *arg)
 	}
 	m->segstart = goro__cycles();
 	schedule_loop();
+}
+
+static void *mstart_thread(void *arg)
+{
+	m_t *m = arg;
+	minit(m);
+	if (m->mstartfn) {
+		m->mstartfn();
+	} else {
+		/*
+		 * g0 is this pthread stack, below this frame.  We leave it
+		 * by jumping back to g0ctx (schedexit), so the thread ends
+		 * by returning from here: no pthread_exit unwinding through
+		 * scheduler frames that have no way back.
+		 */
+		char *sp = (char *)__builtin_frame_address(0) - 8192;
+		m->g0sp = (void *)((uintptr_t)sp & ~(uintptr_t)15);
+		goro__ctx_t start;
+		goro__ctx_make(&start, m->g0sp, mstart_m);
+		goro__ctx_switch(&m->g0ctx, &start);
+	}
+	atomic_fetch_sub(&mlive, 1);
+	goro__m = NULL;
+	return NULL;
 }
 
 /* Start a new thread for M m.  Throws past the thread limit. */
@@ -412,17 +428,6 @@ m_t *goro__newm_sys(void (*fn)(void))
 	return m;
 }
 
-/*
- * Exit the calling M's thread (the runtime is ending).  Its g0 is the
- * pthread stack, so pthread_exit from here is clean.
- */
-static void mexit(m_t *m)
-{
-	atomic_fetch_sub(&mlive, 1);
-	goro__m = NULL;
-	pthread_exit(NULL);
-}
-
 /* Leave the scheduler for good: M0 returns to goro_run, others exit. */
 static void schedexit(m_t *m) __attribute__((noreturn));
 static void schedexit(m_t *m)
@@ -434,9 +439,7 @@ static void schedexit(m_t *m)
 		goro__sched.pidle = p;
 		goro__unlock(&goro__sched.lock);
 	}
-	if (m->isM0)
-		goro__ctx_jump(&m->g0ctx);
-	mexit(m);
+	goro__ctx_jump(&m->g0ctx);	/* M0: back in goro_run; others: thread returns */
 }
 
 /*

@@ -313,7 +313,8 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	 * still running (a Gs ping-ponging through runnext share a slice and
 	 * are not stuck: sysmon's request names one G).
 	 */
-	bool stuck_unsafe = moved && ran >= 2 * quantum && g == goro__sysmon_preempt_target(p) &&
+	bool stuck_unsafe = !goro__sched.asyncpreemptoff && moved && ran >= 2 * quantum &&
+	    g == goro__sysmon_preempt_target(p) &&
 	    atomic_load(&g->preempt) && g->preemptoff == 0;
 	if (moved && !stuck_unsafe)
 		return false;
