@@ -41,14 +41,6 @@
 
 #include "chan.h"
 
-/* Out of line on purpose: see chan.h. */
-__attribute__((noinline)) int
-goro__chan_fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 /* Header size rounded up so that the ring starts on a 16-byte boundary. */
 #define HCHANSIZE ((sizeof(struct goro_chan) + 15) & ~(size_t)15)
 
@@ -77,19 +69,21 @@ goro_chan_make(size_t elem_size, size_t capacity)
 /*
  * Whether a send would block: no receiver waiting (unbuffered) or no room
  * (buffered).  One word-sized atomic read of state that only changes under
- * the lock.
+ * the lock.  The loads of chanfull, chanempty and chanclosed are
+ * sequentially consistent so that the try fast paths read them in program
+ * order (on x86-64 they are plain loads).
  */
 static inline bool
-full(goro_chan_t *c)
+chanfull(goro_chan_t *c)
 {
 	if (c->dataqsiz == 0)
-		return __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED) == NULL;
-	return __atomic_load_n(&c->qcount, __ATOMIC_RELAXED) == c->dataqsiz;
+		return __atomic_load_n(&c->recvq.first, __ATOMIC_SEQ_CST) == NULL;
+	return __atomic_load_n(&c->qcount, __ATOMIC_SEQ_CST) == c->dataqsiz;
 }
 
 /* Whether a receive would block, likewise. */
 static inline bool
-empty(goro_chan_t *c)
+chanempty(goro_chan_t *c)
 {
 	if (c->dataqsiz == 0)
 		return __atomic_load_n(&c->sendq.first, __ATOMIC_SEQ_CST) == NULL;
@@ -97,13 +91,13 @@ empty(goro_chan_t *c)
 }
 
 static inline bool
-isclosed(goro_chan_t *c, int memorder)
+chanclosed(goro_chan_t *c)
 {
-	return __atomic_load_n(&c->closed, memorder) != 0;
+	return __atomic_load_n(&c->closed, __ATOMIC_SEQ_CST) != 0;
 }
 
 static inline void
-memclr(void *p, size_t n)
+elemclr(void *p, size_t n)
 {
 	if (p != NULL && n != 0)
 		memset(p, 0, n);
@@ -119,13 +113,14 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 	goro__sudog_t *sg;
 
 	/*
-	 * A try fails without the lock when the channel is open and full.
-	 * The two reads may see different moments, but a closed channel
-	 * never reopens and an open one that is full was both open and full
-	 * at the moment of the second read if it was at the first; either
-	 * order names one instant at which the send could not proceed.
+	 * A try fails without the lock when it reads "full", then "open": a
+	 * channel never reopens, so it was open at the first read too, and
+	 * at that instant the send could not proceed.  (The other order
+	 * could straddle a close, which makes an unbuffered channel "full"
+	 * by sending its receivers away: neither EAGAIN nor success would
+	 * then be true of any instant.)
 	 */
-	if (gp == NULL && !isclosed(c, __ATOMIC_RELAXED) && full(c)) {
+	if (gp == NULL && chanfull(c) && !chanclosed(c)) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -166,9 +161,10 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 		goro__throw("chansend: G waiting list is corrupted");
 	gp->waiting = NULL;
 	if (!mysg.success) {
-		if (!isclosed(c, __ATOMIC_ACQUIRE))
+		if (!chanclosed(c))
 			goro__throw("chansend: spurious wake-up");
-		return goro__chan_fail(EPIPE);
+		goro__set_errno(EPIPE);	/* maybe on another M: not errno = */
+		return -1;
 	}
 	return 0;
 }
@@ -183,20 +179,18 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 	goro__sudog_t *sg;
 
 	/*
-	 * A try fails without the lock when the channel is empty and open.
-	 * Here the order matters: "empty, then open" proves an instant at
-	 * which it was both (it cannot reopen), but "open, then empty" could
-	 * straddle a close after the last element was taken.  Both loads are
-	 * sequentially consistent so that the empty check comes first.  A
-	 * closed channel found empty twice is closed and drained.
+	 * A try fails without the lock when it reads "empty", then "open",
+	 * for the same reason as in chansend.  If it reads "closed" instead,
+	 * a send may have slipped in before the close: empty once more
+	 * means closed and drained (nothing fills a closed channel).
 	 */
-	if (gp == NULL && empty(c)) {
-		if (!isclosed(c, __ATOMIC_SEQ_CST)) {
+	if (gp == NULL && chanempty(c)) {
+		if (!chanclosed(c)) {
 			errno = EAGAIN;
 			return -1;
 		}
-		if (empty(c)) {
-			memclr(ep, c->elemsize);
+		if (chanempty(c)) {
+			elemclr(ep, c->elemsize);
 			errno = EPIPE;
 			return -1;
 		}
@@ -206,7 +200,7 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 	if (c->closed) {
 		if (c->qcount == 0) {
 			goro__unlock(&c->lock);
-			memclr(ep, c->elemsize);
+			elemclr(ep, c->elemsize);
 			errno = EPIPE;
 			return -1;
 		}
@@ -240,8 +234,11 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 	if (gp->waiting != &mysg)
 		goro__throw("chanrecv: G waiting list is corrupted");
 	gp->waiting = NULL;
-	if (!mysg.success)
-		return goro__chan_fail(EPIPE);	/* closed; close zeroed *ep */
+	if (!mysg.success) {
+		/* Closed (close zeroed *ep).  Maybe on another M: not errno =. */
+		goro__set_errno(EPIPE);
+		return -1;
+	}
 	return 0;
 }
 
@@ -321,7 +318,7 @@ goro_chan_close(goro_chan_t *c)
 	__atomic_store_n(&c->closed, 1, __ATOMIC_SEQ_CST);
 
 	while ((sg = waitq_dequeue(&c->recvq)) != NULL) {
-		memclr(sg->elem, c->elemsize);
+		elemclr(sg->elem, c->elemsize);
 		sg->elem = NULL;
 		sg->success = false;
 		*tail = sg;

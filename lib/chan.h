@@ -229,13 +229,4 @@ chan_recvsg(goro_chan_t *c, goro__sudog_t *sg, void *ep)
 	return sg->g;
 }
 
-/*
- * Set errno to e and return -1, out of line: for the code after a park.
- * A parked G may resume on another M, errno is thread-local, and
- * __errno_location() is declared const, so the compiler may keep the
- * address of the old thread's errno across the park; a store inlined
- * after it could land there.  A call computes the address afresh.
- */
-int goro__chan_fail(int e);
-
 #endif /* GORO_CHAN_H */

@@ -81,22 +81,7 @@ void goro__throw(const char *msg)
 
 void goro__lock(goro__lock_t *l)
 {
-	m_t *m = goro__m;
-	if (m && m->locks++ == 0 && m->curg) {
-		/*
-		 * A G taking its first runtime lock: if sysmon took our P
-		 * while we were blocked, get one back now -- never while
-		 * holding a lock.  The fence pairs with sysmon's seq_cst store
-		 * of pstolen followed by its read of m->locks (Dekker).
-		 */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
-			m->locks--;
-			goro__reacquirep();
-			m = goro__getm();
-			m->locks++;
-		}
-	}
+	goro__acquirem();	/* m->locks++: see runtime.h */
 	uint32_t c = 0;
 	if (atomic_compare_exchange_strong_explicit(&l->key, &c, 1,
 	    memory_order_acquire, memory_order_relaxed))

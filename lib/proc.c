@@ -169,9 +169,10 @@ static void gentry(void) __attribute__((noreturn));
  */
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
-	goro__checkp();
-	m_t *m = goro__getm();
+	m_t *m = goro__acquirem();
 	p_t *p = m ? m->p : NULL;
+	if (p && atomic_load_explicit(&m->insyscall, memory_order_relaxed))
+		p = NULL;	/* between syscall enter and exit: not ours to use */
 	size_t ss = attr && attr->stack_size ? attr->stack_size : GORO_STACK_DEFAULT;
 	g_t *g = p ? gfget(p) : NULL;
 	if (g) {
@@ -182,6 +183,7 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	} else {
 		g = calloc(1, sizeof *g);
 		if (g == NULL) {
+			goro__releasem(m);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -213,6 +215,7 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 		goro__globrunqput(g);
 	}
 	goro__wakep();
+	goro__releasem(m);
 	return id;
 }
 
@@ -860,8 +863,18 @@ static inline void dropg(m_t *m, g_t *g)
 /* Switch to g0 and run fn(g) there; returns when g is resumed. */
 static inline void mcall(void (*fn)(g_t *))
 {
-	goro__checkp();
+	/*
+	 * From here on this is scheduler code (insched): no preemption, no
+	 * P theft.  The fence and re-check are goro__acquirem's protocol.
+	 */
 	m_t *m = goro__getm();
+	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
+		atomic_store_explicit(&m->insched, false, memory_order_relaxed);
+		goro__reacquirep();
+		m = goro__getm();
+		atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	}
 	g_t *g = m->curg;
 	g->saved_errno = errno;
 	goro__mcall(&g->ctx, m->g0sp, fn, g);
@@ -948,8 +961,7 @@ void goro__ready(g_t *g, bool next)
 	if (st != G_WAITING)
 		goro__throwf("ready: bad G status", st);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	goro__checkp();
-	m_t *m = goro__getm();
+	m_t *m = goro__acquirem();
 	p_t *p = m ? m->p : NULL;
 	if (p && m->curg && atomic_load_explicit(&m->insyscall, memory_order_relaxed))
 		p = NULL;	/* the P may be retaken under us */
@@ -958,6 +970,7 @@ void goro__ready(g_t *g, bool next)
 	else
 		goro__globrunqput(g);
 	goro__wakep();
+	goro__releasem(m);
 }
 
 static void goexit0(g_t *g)

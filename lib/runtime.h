@@ -238,7 +238,7 @@ struct goro__m {
 	/*
 	 * sysmon took this M's P while its thread slept in a call nobody
 	 * wrapped (or sat in unsafe code past a quantum).  m->p is stale
-	 * until the M notices at its next runtime entry (goro__checkp).
+	 * until the M notices at its next runtime entry (goro__acquirem).
 	 */
 	_Atomic bool pstolen;
 	void *sigstack;
@@ -319,14 +319,34 @@ void goro__set_errno(int e);
 void goro__reacquirep(void);
 
 /*
- * At every runtime entry on a G that touches m->p: if sysmon took the P
- * while the thread was blocked, get one back first (maybe on another M).
+ * Enter runtime code on a G that uses m->p (Go's acquirem): until
+ * goro__releasem, the G is not preempted and sysmon does not take the P.
+ * If sysmon took the P while the thread was blocked, get one back first
+ * (perhaps moving to another M).  The seq_cst fence pairs with sysmon's
+ * store of m->pstolen followed by its read of m->locks (Dekker), so one
+ * of the two always sees the other.  Returns the M (NULL off-runtime).
  */
-static inline void goro__checkp(void)
+static inline m_t *goro__acquirem(void)
 {
 	m_t *m = goro__m;
-	if (unlikely(m && m->curg && atomic_load_explicit(&m->pstolen, memory_order_acquire)))
-		goro__reacquirep();
+	if (m == NULL)
+		return NULL;
+	if (m->locks++ == 0 && m->curg) {
+		atomic_thread_fence(memory_order_seq_cst);
+		if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
+			m->locks--;
+			goro__reacquirep();
+			m = goro__getm();
+			m->locks++;
+		}
+	}
+	return m;
+}
+
+static inline void goro__releasem(m_t *m)
+{
+	if (m && --m->locks < 0)
+		goro__throw("releasem: lock count");
 }
 
 /* ---- proc.c: the scheduler --------------------------------------------- */

@@ -45,7 +45,7 @@
 
 /* Cases handled without malloc; 16 cases cost about 900 bytes of stack. */
 #define SELECT_STACK_CASES 16
-/* Go's limit; keeps the orders in 16 bits' worth of index. */
+/* Go's limit on the number of cases. */
 #define SELECT_MAX_CASES 65536
 
 /*
@@ -70,13 +70,13 @@ struct selwait {
 
 /* A random number in [0, n), n > 0 (multiply-shift, as Go's fastrandn). */
 static inline uint32_t
-fastrandn(uint32_t n)
+selrandn(uint32_t n)
 {
 	return (uint32_t)(((uint64_t)goro__fastrand() * n) >> 32);
 }
 
 static inline uintptr_t
-sortkey(const goro_case_t *cases, uint32_t i)
+selsortkey(const goro_case_t *cases, uint32_t i)
 {
 	return (uintptr_t)cases[i].chan;
 }
@@ -92,9 +92,9 @@ sortlockorder(const goro_case_t *cases, const uint32_t *pollorder,
 {
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t j = i, o = pollorder[i];
-		uintptr_t key = sortkey(cases, o);
+		uintptr_t key = selsortkey(cases, o);
 
-		while (j > 0 && sortkey(cases, lockorder[(j - 1) / 2]) < key) {
+		while (j > 0 && selsortkey(cases, lockorder[(j - 1) / 2]) < key) {
 			uint32_t k = (j - 1) / 2;
 
 			lockorder[j] = lockorder[k];
@@ -104,7 +104,7 @@ sortlockorder(const goro_case_t *cases, const uint32_t *pollorder,
 	}
 	for (uint32_t i = n; i-- > 0;) {
 		uint32_t o = lockorder[i], j = 0;
-		uintptr_t key = sortkey(cases, o);
+		uintptr_t key = selsortkey(cases, o);
 
 		lockorder[i] = lockorder[0];
 		for (;;) {
@@ -112,10 +112,10 @@ sortlockorder(const goro_case_t *cases, const uint32_t *pollorder,
 
 			if (k >= i)
 				break;
-			if (k + 1 < i && sortkey(cases, lockorder[k]) <
-			    sortkey(cases, lockorder[k + 1]))
+			if (k + 1 < i && selsortkey(cases, lockorder[k]) <
+			    selsortkey(cases, lockorder[k + 1]))
 				k++;
-			if (key < sortkey(cases, lockorder[k])) {
+			if (key < selsortkey(cases, lockorder[k])) {
 				lockorder[j] = lockorder[k];
 				j = k;
 				continue;
@@ -191,8 +191,13 @@ selparkcommit(g_t *gp, void *arg)
 	uint32_t n = w->norder;
 	goro_chan_t *c = NULL;
 
-	if (w->hastimer)
-		goro__addtimer(goro__m->p, &w->timer);
+	if (w->hastimer) {
+		p_t *p = goro__m->p;
+
+		if (p == NULL)
+			goro__throw("selparkcommit: no P");
+		goro__addtimer(p, &w->timer);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		goro_chan_t *c0 = cases[lockorder[i]].chan;
 
@@ -221,14 +226,15 @@ selectnocases(int64_t timeout_ns)
 	}
 	if (timeout_ns > 0) {
 		goro_sleep(timeout_ns);
-		return goro__chan_fail(ETIMEDOUT);
+		goro__set_errno(ETIMEDOUT);	/* maybe on another M */
+		return -1;
 	}
 	goro__park(NULL, WAIT_SELECT_NOCASES);
 	goro__throw("select: woken with no cases");
 }
 
 static inline void
-spinpause(unsigned *spins)
+selspin(unsigned *spins)
 {
 	if (++*spins < 64)
 		__builtin_ia32_pause();
@@ -298,7 +304,7 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 
 		if (cases[i].chan == NULL)
 			continue;
-		j = fastrandn(norder + 1);
+		j = selrandn(norder + 1);
 		pollorder[norder] = pollorder[j];
 		pollorder[j] = i;
 		norder++;
@@ -406,7 +412,7 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 		unsigned spins = 0;
 
 		while (!__atomic_load_n(&w.timerdone, __ATOMIC_ACQUIRE))
-			spinpause(&spins);
+			selspin(&spins);
 	}
 	sellock(cases, lockorder, norder);
 	gp->waiting = NULL;
@@ -443,7 +449,9 @@ unlockout:
 	selunlock(cases, lockorder, norder);
 out:
 	free(heap);
-	if (err != 0)
-		return goro__chan_fail(err);	/* maybe after a park */
+	if (err != 0) {
+		goro__set_errno(err);	/* maybe after a park, on another M */
+		return -1;
+	}
 	return casi;
 }

@@ -27,8 +27,7 @@
 /* Mark the current G as in a syscall; its P may be retaken. */
 void goro__entersyscall(void)
 {
-	goro__checkp();
-	m_t *m = goro__getm();
+	m_t *m = goro__acquirem();
 	g_t *g = m->curg;
 	p_t *p = m->p;
 	g->saved_errno = errno;
@@ -40,6 +39,7 @@ void goro__entersyscall(void)
 	m->p = NULL;
 	p->m = NULL;
 	atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);
+	goro__releasem(m);
 	goro__sysmon_syscall_entered();
 	errno = g->saved_errno;
 }
@@ -130,8 +130,7 @@ GORO__EXPORT void goro_syscall_enter_blocking(void)
 		return;
 	}
 	int e = errno;
-	goro__checkp();
-	m = goro__getm();
+	m = goro__acquirem();
 	p_t *p = m->p;
 	goro__entersyscall();
 	uint32_t st = P_SYSCALL;
@@ -139,6 +138,7 @@ GORO__EXPORT void goro_syscall_enter_blocking(void)
 		atomic_fetch_add(&goro__sched.handoffs, 1);
 		goro__handoffp(p);
 	}
+	goro__releasem(m);
 	goro__set_errno(e);
 }
 
@@ -240,7 +240,7 @@ void goro__startlockedm(g_t *g)
 /* ---- calls nobody wrapped ------------------------------------------------- */
 
 /*
- * The M noticed (goro__checkp) that sysmon took its P while its thread
+ * The M noticed (goro__acquirem) that sysmon took its P while its thread
  * was blocked.  Turn the situation into a syscall exit: the old P back if
  * sysmon has not handed it on yet, else any idle P, else queue the G and
  * park the M.
@@ -324,8 +324,9 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	uint32_t st = P_RUNNING;
 	if (!atomic_compare_exchange_strong(&p->status, &st, P_SYSCALL))
 		return false;
-	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__lock's fence */
-	if (m->locks > 0 || m->curg != g || (!stuck_unsafe && !asleep_in_kernel(m))) {
+	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__acquirem's fence */
+	if (m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
+	    m->curg != g || (!stuck_unsafe && !asleep_in_kernel(m))) {
 		bool was = true;
 		if (atomic_compare_exchange_strong(&m->pstolen, &was, false)) {
 			st = P_SYSCALL;

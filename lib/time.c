@@ -200,14 +200,14 @@ GORO__EXPORT int goro_sleep(int64_t ns)
 		goro__gosched();
 		return 0;
 	}
-	goro__checkp();
 	goro__timer_t t = { 0 };
 	t.when = goro__nanotime() + ns;
 	if (t.when < 0)		/* overflow: forever, as far as anyone can tell */
 		t.when = INT64_MAX;
 	t.f = sleep_fire;
 	t.arg = g;
-	p_t *p = g->m->p;
+	m_t *m = goro__acquirem();
+	p_t *p = m->p;
 	/*
 	 * Hold the heap's lock until we are parked: the timer may fire on
 	 * another M (stolen) as soon as the lock drops.
@@ -215,6 +215,7 @@ GORO__EXPORT int goro_sleep(int64_t ns)
 	goro__lock(&p->timerlock);
 	heap_add(p, &t);
 	timer_added(p, t.when);
+	goro__releasem(m);
 	goro__gopark(sleep_commit, p, WAIT_SLEEP);
 	return 0;
 }

@@ -125,17 +125,42 @@ describe(int status)
 
 /* ---- stack overflow --------------------------------------------------- */
 
-/* Recurse with a 4 KiB frame until the guard page stops us. */
+/*
+ * Recurse with a 4 KiB frame until the guard page stops us.  The frame is
+ * touched from its top down, 1 KiB at a time, so that the first access
+ * beyond the stack is in the guard page whatever the frame's alignment
+ * (and however many levels the compiler folds into one frame).
+ */
 static __attribute__((noinline)) int
 recurse(int depth)
 {
 	volatile char buf[4096];
 
+	for (int i = (int)sizeof buf - 1; i >= 0; i -= 1024)
+		buf[i] = (char)depth;
 	buf[0] = (char)depth;
-	buf[sizeof buf - 1] = (char)depth;
 	if (depth == 1000000)
 		return buf[0];
 	return recurse(depth + 1) + buf[sizeof buf - 1];	/* not a tail call */
+}
+
+/*
+ * Recurse with a frame of big_frame bytes touched only at its bottom, as
+ * a function with a large local array that it fills from the start does:
+ * without stack probes (-fstack-clash-protection) its first access can
+ * land below the guard page.
+ */
+static size_t big_frame;
+
+static __attribute__((noinline)) int
+recurse_big(int depth)
+{
+	volatile char buf[big_frame];
+
+	buf[0] = (char)depth;
+	if (depth == 1000000)
+		return buf[0];
+	return recurse_big(depth + 1) + buf[0];
 }
 
 static size_t overflow_stack;	/* 0: the default size */
@@ -149,7 +174,10 @@ static void
 overflow_g(void *arg)
 {
 	info("%lld\n", (long long)goro_self());
-	recurse(0);
+	if (big_frame)
+		recurse_big(0);
+	else
+		recurse(0);
 	info("returned\n", 0);	/* must not happen */
 }
 
@@ -175,15 +203,14 @@ overflow_body(void)
 	_exit(7);
 }
 
-static const size_t overflow_sizes[] = { 0, GORO_STACK_MIN, 1 << 20 };
-
-START_TEST(test_overflow)
+/* Run overflow_g in a child; it must report itself and abort. */
+static void
+check_overflow(void)
 {
 	struct child c;
 	long long id = -1;
 	char want[64];
 
-	overflow_stack = overflow_sizes[_i];
 	run_child(overflow_body, &c);
 	ck_assert_msg(sscanf(c.info, "%lld", &id) == 1 && id > 0,
 	    "the G never reported its id (info \"%s\", %s, stderr \"%s\")",
@@ -194,6 +221,29 @@ START_TEST(test_overflow)
 	    "stderr lacks \"%s\": \"%s\" (%s)", want, c.err, describe(c.status));
 	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
 	    "child %s, want SIGABRT; stderr \"%s\"", describe(c.status), c.err);
+}
+
+static const size_t overflow_sizes[] = { 0, GORO_STACK_MIN, 1 << 20 };
+
+START_TEST(test_overflow)
+{
+	overflow_stack = overflow_sizes[_i];
+	check_overflow();
+}
+END_TEST
+
+/*
+ * A frame bigger than the guard page, first touched at its bottom, is a
+ * stack overflow too: the fault is below the guard page, but the G's
+ * stack pointer is below its stack.
+ */
+static const size_t big_frames[] = { 9000, 16384, 65536 };
+
+START_TEST(test_overflow_big_frame)
+{
+	overflow_stack = GORO_STACK_MIN;
+	big_frame = big_frames[_i];
+	check_overflow();
 }
 END_TEST
 
@@ -428,6 +478,7 @@ main(void)
 	int nfailed;
 
 	tcase(s, "guard page hit reported", test_overflow, 0, 3, 60);
+	tcase(s, "big frame past the guard page reported", test_overflow_big_frame, 0, 3, 60);
 	tcase(s, "other SIGSEGV kept", test_other_segv, 0, 3, 60);
 	tcase(s, "stack sizes", test_sizes, 0, 1, 60);
 	tcase(s, "stack below the minimum", test_too_small, 0, 1, 30);
