@@ -133,10 +133,9 @@ static g_t *gfget(p_t *p)
 	return g;
 }
 
-/* Move all of p's free Gs to the global list (p is being destroyed). */
-static void gfpurge(p_t *p)
+/* Move all of p's free Gs to the global list (p is being destroyed). sched.lock held. */
+static void gfpurge_locked(p_t *p)
 {
-	goro__lock(&goro__sched.lock);
 	while (p->gfree) {
 		g_t *x = p->gfree;
 		p->gfree = x->schedlink;
@@ -145,6 +144,12 @@ static void gfpurge(p_t *p)
 		goro__sched.ngfree++;
 	}
 	p->gfreecnt = 0;
+}
+
+static void gfpurge(p_t *p)
+{
+	goro__lock(&goro__sched.lock);
+	gfpurge_locked(p);
 	goro__unlock(&goro__sched.lock);
 }
 
@@ -1068,7 +1073,7 @@ int goro__procresize(int n)
 			p_t *p = goro__sched.allp[i];
 			if (pidleremove(p)) {
 				goro__movetimers(p, goro__sched.allp[0]);
-				gfpurge(p);
+				gfpurge_locked(p);
 				atomic_store(&p->status, P_DEAD);
 			} else if (p->m && p->m->curg) {
 				atomic_store(&p->m->curg->preempt, true);
