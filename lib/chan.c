@@ -96,21 +96,16 @@ chanclosed(goro_chan_t *c)
 	return __atomic_load_n(&c->closed, __ATOMIC_SEQ_CST) != 0;
 }
 
-static inline void
-elemclr(void *p, size_t n)
-{
-	if (p != NULL && n != 0)
-		memset(p, 0, n);
-}
-
 /*
- * Send *ep on c.  gp is the calling G for a blocking send, NULL for a try.
- * Returns 0, or -1 with errno EPIPE (closed) or EAGAIN (would block).
+ * Send *ep on c; block: wait if need be (goro_chan_send), or fail with
+ * EAGAIN (goro_chan_trysend).  Returns 0, or -1 with errno EPIPE (closed),
+ * EAGAIN, or EPERM (would wait, and the caller is not a goroutine).
  */
 static inline __attribute__((always_inline)) int
-chansend(goro_chan_t *c, const void *ep, g_t *gp)
+chansend(goro_chan_t *c, const void *ep, bool block)
 {
 	goro__sudog_t *sg;
+	g_t *gp;
 
 	/*
 	 * A try fails without the lock when it reads "full", then "open": a
@@ -120,7 +115,7 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 	 * by sending its receivers away: neither EAGAIN nor success would
 	 * then be true of any instant.)
 	 */
-	if (gp == NULL && chanfull(c) && !chanclosed(c)) {
+	if (!block && chanfull(c) && !chanclosed(c)) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -143,9 +138,9 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 		goro__unlock(&c->lock);
 		return 0;
 	}
-	if (gp == NULL) {
+	if (!block || (gp = getg()) == NULL) {
 		goro__unlock(&c->lock);
-		errno = EAGAIN;
+		errno = block ? EPERM : EAGAIN;
 		return -1;
 	}
 
@@ -170,13 +165,15 @@ chansend(goro_chan_t *c, const void *ep, g_t *gp)
 }
 
 /*
- * Receive from c into *ep (NULL: discard).  gp as for chansend.  Returns
- * 0, or -1 with errno EPIPE (closed and drained; *ep zeroed) or EAGAIN.
+ * Receive from c into *ep (NULL: discard); block as for chansend.
+ * Returns 0, or -1 with errno EPIPE (closed and drained; *ep untouched),
+ * EAGAIN or EPERM.
  */
 static inline __attribute__((always_inline)) int
-chanrecv(goro_chan_t *c, void *ep, g_t *gp)
+chanrecv(goro_chan_t *c, void *ep, bool block)
 {
 	goro__sudog_t *sg;
+	g_t *gp;
 
 	/*
 	 * A try fails without the lock when it reads "empty", then "open",
@@ -184,13 +181,12 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 	 * a send may have slipped in before the close: empty once more
 	 * means closed and drained (nothing fills a closed channel).
 	 */
-	if (gp == NULL && chanempty(c)) {
+	if (!block && chanempty(c)) {
 		if (!chanclosed(c)) {
 			errno = EAGAIN;
 			return -1;
 		}
 		if (chanempty(c)) {
-			elemclr(ep, c->elemsize);
 			errno = EPIPE;
 			return -1;
 		}
@@ -200,7 +196,6 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 	if (c->closed) {
 		if (c->qcount == 0) {
 			goro__unlock(&c->lock);
-			elemclr(ep, c->elemsize);
 			errno = EPIPE;
 			return -1;
 		}
@@ -217,13 +212,13 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 		goro__unlock(&c->lock);
 		return 0;
 	}
-	if (gp == NULL) {
+	if (!block || (gp = getg()) == NULL) {
 		goro__unlock(&c->lock);
-		errno = EAGAIN;
+		errno = block ? EPERM : EAGAIN;
 		return -1;
 	}
 
-	/* Park until a sender fills *ep, or close zeroes it. */
+	/* Park until a sender fills *ep, or close sends us away. */
 	goro__sudog_t mysg = {
 		.g = gp, .elem = ep, .c = c,
 		.success = false, .isselect = false,
@@ -235,53 +230,46 @@ chanrecv(goro_chan_t *c, void *ep, g_t *gp)
 		goro__throw("chanrecv: G waiting list is corrupted");
 	gp->waiting = NULL;
 	if (!mysg.success) {
-		/* Closed (close zeroed *ep).  Maybe on another M: not errno =. */
-		goro__set_errno(EPIPE);
+		goro__set_errno(EPIPE);	/* closed; maybe on another M */
 		return -1;
 	}
 	return 0;
 }
 
+static inline bool
+badsend(goro_chan_t *c, const void *elem)
+{
+	return c == NULL || (elem == NULL && c->elemsize != 0);
+}
+
 GORO__EXPORT int
 goro_chan_send(goro_chan_t *c, const void *elem)
 {
-	g_t *gp;
-
-	if (unlikely(c == NULL || (elem == NULL && c->elemsize != 0))) {
+	if (unlikely(badsend(c, elem))) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (unlikely((gp = getg()) == NULL)) {
-		errno = EPERM;
-		return -1;
-	}
-	return chansend(c, elem, gp);
+	return chansend(c, elem, true);
 }
 
 GORO__EXPORT int
 goro_chan_trysend(goro_chan_t *c, const void *elem)
 {
-	if (unlikely(c == NULL || (elem == NULL && c->elemsize != 0))) {
+	if (unlikely(badsend(c, elem))) {
 		errno = EINVAL;
 		return -1;
 	}
-	return chansend(c, elem, NULL);
+	return chansend(c, elem, false);
 }
 
 GORO__EXPORT int
 goro_chan_recv(goro_chan_t *c, void *elem)
 {
-	g_t *gp;
-
 	if (unlikely(c == NULL)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (unlikely((gp = getg()) == NULL)) {
-		errno = EPERM;
-		return -1;
-	}
-	return chanrecv(c, elem, gp);
+	return chanrecv(c, elem, true);
 }
 
 GORO__EXPORT int
@@ -291,12 +279,12 @@ goro_chan_tryrecv(goro_chan_t *c, void *elem)
 		errno = EINVAL;
 		return -1;
 	}
-	return chanrecv(c, elem, NULL);
+	return chanrecv(c, elem, false);
 }
 
 /*
- * Close c: every waiting receiver gets EPIPE with its element zeroed (none
- * waits while elements are buffered), every waiting sender gets EPIPE.
+ * Close c: every waiting receiver gets EPIPE, its element untouched (none
+ * waits while elements are buffered); every waiting sender gets EPIPE.
  * The woken Gs are chained through their sudogs' next fields — they are
  * ours until readied — and readied once the lock is dropped.
  */
@@ -318,7 +306,6 @@ goro_chan_close(goro_chan_t *c)
 	__atomic_store_n(&c->closed, 1, __ATOMIC_SEQ_CST);
 
 	while ((sg = waitq_dequeue(&c->recvq)) != NULL) {
-		elemclr(sg->elem, c->elemsize);
 		sg->elem = NULL;
 		sg->success = false;
 		*tail = sg;

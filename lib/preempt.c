@@ -380,6 +380,38 @@ static void forward(int sig, siginfo_t *si, void *uc)
 /* Stack room the trampoline and the scheduler entry need below the PC. */
 static uint32_t preempt_room;
 
+/*
+ * Bytes of static TLS below the thread pointer (all initial modules'
+ * PT_TLS blocks, rounded generously).  Interrupted code that holds an
+ * address in that range in a register -- &errno cached across a loop,
+ * since __errno_location is declared const -- would use the old thread's
+ * variable after migrating: such a point is not safe.
+ */
+static uintptr_t tls_below;
+
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			tls_below += info->dlpi_phdr[i].p_memsz + info->dlpi_phdr[i].p_align;
+	return 0;
+}
+
+/* async-signal-safe */
+static bool holds_tls_address(const ucontext_t *uc)
+{
+	uintptr_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));	/* the TCB's self pointer */
+	static const int regs[] = { REG_RAX, REG_RBX, REG_RCX, REG_RDX, REG_RSI, REG_RDI,
+	    REG_RBP, REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
+	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
+		uintptr_t v = (uintptr_t)uc->uc_mcontext.gregs[regs[i]];
+		if (v >= tp - tls_below && v < tp + 4096)
+			return true;
+	}
+	return false;
+}
+
 enum { SAFE, UNSAFE, REDIRECTED };
 
 /*
@@ -390,12 +422,20 @@ enum { SAFE, UNSAFE, REDIRECTED };
  * libunwind is (see DESIGN.md: warmed up per M, not entered from ld.so or
  * an unwinder).
  */
+static uintptr_t tlsfn[2];	/* __errno_location, pthread_self */
+
 static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 {
 	unw_cursor_t c, redir;
 	bool haveredir = false, unsafe = !innersafe, pendingredir = !innersafe;
 	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
 		return UNSAFE;
+	if (!innersafe) {
+		unw_proc_info_t pi0;
+		if (unw_get_proc_info(&c, &pi0) == 0 &&
+		    (pi0.start_ip == tlsfn[0] || pi0.start_ip == tlsfn[1]))
+			return UNSAFE;
+	}
 	for (int depth = 0; depth < 256; depth++) {
 		int s = unw_step(&c);
 		if (s <= 0)
@@ -418,6 +458,9 @@ static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 			unsafe = true;
 			pendingredir = true;
 			haveredir = false;
+			/* Returns a thread-local address: its caller must not move. */
+			if (pi.start_ip == tlsfn[0] || pi.start_ip == tlsfn[1])
+				pendingredir = false;
 		} else if (pendingredir) {
 			/* The first safe frame outside an unsafe one. */
 			redir = c;
@@ -484,6 +527,11 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 	const struct textrange *r = lookup(pc);
 	if (r == NULL || r->unwinder || sp < (uintptr_t)g->stack_lo + preempt_room ||
 	    sp > (uintptr_t)g->stack_hi) {
+		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		errno = saved;
+		return;
+	}
+	if (r->preemptible && holds_tls_address(uc)) {
 		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
 		errno = saved;
 		return;
@@ -582,6 +630,11 @@ void goro__preempt_init(void)
 	goro__xsave_init();
 	preempt_room = goro__preempt_frame_size() + 16384;
 	gentry_pc = (uintptr_t)goro__gentry_addr();
+	tlsfn[0] = (uintptr_t)dlsym(RTLD_DEFAULT, "__errno_location");
+	tlsfn[1] = (uintptr_t)dlsym(RTLD_DEFAULT, "pthread_self");
+	tls_below = 0;
+	dl_iterate_phdr(tls_cb, NULL);
+	tls_below = (tls_below + 4096 + 4095) & ~(uintptr_t)4095;
 	buildtable();
 	if (atomic_load(&handler_installed))
 		return;

@@ -275,11 +275,6 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 		}
 		cas->closed = 0;
 	}
-	if (timeout_ns != 0 && (gp = getg()) == NULL) {
-		errno = EPERM;
-		return -1;
-	}
-
 	if (ncases <= SELECT_STACK_CASES) {
 		pollorder = stackorder;
 		sgs = stacksg;
@@ -332,9 +327,7 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 				goto unlockout;
 			}
 			if (c->closed) {
-				if (cas->elem != NULL && c->elemsize != 0)
-					memset(cas->elem, 0, c->elemsize);
-				cas->closed = 1;
+				cas->closed = 1;	/* and *elem untouched */
 				goto unlockout;
 			}
 		} else {
@@ -358,6 +351,10 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 	casi = -1;
 	if (timeout_ns == 0) {
 		err = ETIMEDOUT;
+		goto unlockout;
+	}
+	if ((gp = getg()) == NULL) {
+		err = EPERM;	/* would wait, and not a goroutine */
 		goto unlockout;
 	}
 
@@ -442,7 +439,7 @@ goro_select(goro_case_t *cases, size_t ncases, int64_t timeout_ns)
 		if (cases[casi].op == GORO_SEND)
 			err = EPIPE;
 		else
-			cases[casi].closed = 1;	/* elem zeroed by close */
+			cases[casi].closed = 1;
 	}
 
 unlockout:

@@ -121,13 +121,14 @@ holds(const void *buf, size_t size, int v)
 	return true;
 }
 
+/* Whether a failed receive left the element as it was (0xa5 bytes). */
 static bool
-allzero(const void *buf, size_t size)
+untouched(const void *buf, size_t size)
 {
 	const unsigned char *p = buf;
 
 	for (size_t i = 0; i < size; i++)
-		if (p[i] != 0)
+		if (p[i] != 0xa5)
 			return false;
 	return true;
 }
@@ -153,7 +154,7 @@ rndn(uint64_t *s, unsigned n)
 /*
  * Steps run by one G on a fresh channel.  Blocking steps appear only where
  * they cannot block.  `err` is the expected errno (0: success); `v` the
- * value sent, or expected (a receive that fails with EPIPE must zero it).
+ * value sent, or expected (a receive that fails leaves the element alone).
  */
 enum {
 	END, TSEND, TRECV, SEND, RECV, CLOSE, LEN, CAP,
@@ -262,8 +263,8 @@ semantics_main(void *arg)
 				ck_assert_msg(holds(buf, t->elemsize, s->v),
 				    "%s: step %d: wrong element", t->name, i);
 			else if (s->err == EPIPE)
-				ck_assert_msg(allzero(buf, t->elemsize),
-				    "%s: step %d: not zeroed", t->name, i);
+				ck_assert_msg(untouched(buf, t->elemsize),
+				    "%s: step %d: element written", t->name, i);
 			break;
 		case TRECVNULL:
 			r = goro_chan_tryrecv(c, NULL);
@@ -596,38 +597,49 @@ START_TEST(test_errors)
 }
 END_TEST
 
-/* Outside any goroutine: blocking calls refuse, the rest works. */
+/*
+ * Outside any goroutine: whatever can be done at once works, blocking
+ * calls included; what would have to wait fails with EPERM.  c has room
+ * for one int.
+ */
 static void *
 outside_thread(void *arg)
 {
 	goro_chan_t *c = arg;
-	int v = 9;
-	goro_case_t k = { c, GORO_RECV, &v, 0 };
+	int v = 9, w = 0;
+	goro_case_t k = { c, GORO_RECV, &w, 0 };
 
 	ERRNO = 0;
-	if (goro_chan_send(c, &v) != -1 || ERRNO != EPERM)
-		return "send";
-	ERRNO = 0;
-	if (goro_chan_recv(c, &v) != -1 || ERRNO != EPERM)
-		return "recv";
+	if (goro_chan_recv(c, &w) != -1 || ERRNO != EPERM)
+		return "recv on an empty channel";
 	ERRNO = 0;
 	if (goro_select(&k, 1, -1) != -1 || ERRNO != EPERM)
-		return "select forever";
+		return "select for ever";
 	ERRNO = 0;
 	if (goro_select(&k, 1, 10 * MS) != -1 || ERRNO != EPERM)
 		return "select with a time-out";
 	ERRNO = 0;
 	if (goro_select(NULL, 0, -1) != -1 || ERRNO != EPERM)
 		return "select without cases";
+	ERRNO = 0;
+	if (goro_select(&k, 1, 0) != -1 || ERRNO != ETIMEDOUT)
+		return "select poll on an empty channel";
+	if (goro_chan_send(c, &v) != 0)
+		return "send with room";
+	ERRNO = 0;
+	if (goro_chan_send(c, &v) != -1 || ERRNO != EPERM)
+		return "send on a full channel";
+	if (goro_chan_len(c) != 1 || goro_chan_cap(c) != 1)
+		return "len, cap";
+	if (goro_select(&k, 1, -1) != 0 || w != 9)
+		return "select with a ready case";
 	if (goro_chan_trysend(c, &v) != 0)
 		return "trysend";
-	v = 0;
-	if (goro_select(&k, 1, 0) != 0 || v != 9)
-		return "select poll";
-	if (goro_chan_trysend(c, &v) != 0 || goro_chan_len(c) != 1)
-		return "len";
-	if (goro_chan_tryrecv(c, &v) != 0 || v != 9)
-		return "tryrecv";
+	w = 0;
+	if (goro_chan_recv(c, &w) != 0 || w != 9)
+		return "recv with a value";
+	if (goro_chan_trysend(c, &v) != 0 || goro_chan_tryrecv(c, &w) != 0)
+		return "trysend, tryrecv";
 	return NULL;
 }
 
@@ -701,7 +713,7 @@ END_TEST
 struct closer {
 	goro_chan_t *c;
 	int op;			/* GORO_SEND, GORO_RECV, or 0: select recv */
-	_Atomic int epipe, zeroed, closedflag, other;
+	_Atomic int epipe, untouched, closedflag, other;
 	goro_wg_t wg;
 };
 
@@ -737,8 +749,8 @@ close_waiter(void *arg)
 		k->epipe++;
 	else
 		k->other++;
-	if (v == 0)
-		k->zeroed++;
+	if (v == -1)
+		k->untouched++;
 	goro_wg_done(&k->wg);
 }
 
@@ -758,7 +770,7 @@ close_main(void *arg)
 	ck_assert_int_eq(k.epipe, NCLOSE);
 	ck_assert_int_eq(k.other, 0);
 	if (op != GORO_SEND)
-		ck_assert_int_eq(k.zeroed, NCLOSE);	/* receivers see zero */
+		ck_assert_int_eq(k.untouched, NCLOSE);
 	if (op == 0)
 		ck_assert_int_eq(k.closedflag, NCLOSE);
 	ck_assert_int_eq(nwaiting(k.c, GORO_RECV) + nwaiting(k.c, GORO_SEND), 0);
@@ -868,14 +880,14 @@ select_main(void *arg)
 	ck_assert_int_eq(nwaiting(s.a, GORO_SEND), 0);
 	k[1].chan = s.b;
 
-	/* Blocking, completed by close: closed set, elem zeroed. */
+	/* Blocking, completed by close: closed set, elem untouched. */
 	goro_wg_add(&s.wg, 1);
 	spawn(delayed_close, &s);
 	x = 99;
 	ck_assert_int_eq(goro_select(k, 2, -1), 0);
 	ck_assert_int_eq(k[0].closed, 1);
 	ck_assert_int_eq(k[1].closed, 0);
-	ck_assert_int_eq(x, 0);
+	ck_assert_int_eq(x, 99);
 	goro_wg_wait(&s.wg);
 	ck_assert_int_eq(nwaiting(s.b, GORO_SEND), 0);
 
@@ -883,7 +895,7 @@ select_main(void *arg)
 	x = 99;
 	ck_assert_int_eq(goro_select(k, 2, 0), 0);
 	ck_assert_int_eq(k[0].closed, 1);
-	ck_assert_int_eq(x, 0);
+	ck_assert_int_eq(x, 99);
 
 	/* A send case on a closed channel fails the select. */
 	k[0] = (goro_case_t){ s.a, GORO_SEND, &y, 0 };
@@ -1253,9 +1265,9 @@ model_main(void *arg)
 					head = (head + 1) % MODELMAX;
 					n--;
 				} else if (wanterr == EPIPE && !discard) {
-					if (!allzero(buf, esz))
-						ck_abort_msg("seq %d step %d: not "
-						    "zeroed", seq, step);
+					if (!untouched(buf, esz))
+						ck_abort_msg("seq %d step %d: element "
+						    "written", seq, step);
 				}
 			} else if (op < 97) {		/* len, cap */
 				expect_eq(goro_chan_len(c), (size_t)n);
