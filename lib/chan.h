@@ -5,7 +5,10 @@
  * Only chan.c (single operations) and select.c (goro_select) look inside;
  * everything else in the runtime sees an opaque goro_chan_t.
  *
- * Invariants, all under c->lock (as in Go's chan.go):
+ * Invariants, all under c->lock, as in Go's chan.go.  They count only
+ * sudogs that can still complete: a queue may also hold those of selects
+ * already completed through another channel, until waitq_dequeue drops
+ * them or their G takes them back.
  *
  *  - at least one of recvq and sendq is empty, except when one G waits in
  *    a goro_select with both a send and a receive case on the same
@@ -36,9 +39,9 @@ struct goro_chan {
 	goro__lock_t lock;	/* protects every field below except the immutable */
 
 	/*
-	 * Read without the lock by the fast paths (goro_chan_len, the try
-	 * operations and select's poll), so written with atomic stores; see
-	 * the reasoning at chan.c's chansend.
+	 * Read without the lock by goro_chan_len and the failing fast paths
+	 * of the try operations, so written with atomic stores (as are
+	 * recvq.first and sendq.first); see chan.c's chansend.
 	 */
 	size_t qcount;		/* elements in buf */
 	uint32_t closed;	/* 0 open, 1 closed; never goes back to 0 */

@@ -381,34 +381,22 @@ static void forward(int sig, siginfo_t *si, void *uc)
 static uint32_t preempt_room;
 
 /*
- * Bytes of static TLS below the thread pointer (all initial modules'
- * PT_TLS blocks, rounded generously).  Interrupted code that holds an
- * address in that range in a register -- &errno cached across a loop,
- * since __errno_location is declared const -- would use the old thread's
- * variable after migrating: such a point is not safe.
+ * Interrupted code holding this thread's &errno in a register -- cached
+ * across a loop, since __errno_location is declared const -- would use the
+ * old thread's errno after migrating: such a point is not safe.  (Only
+ * errno: any address near the thread pointer was tried, and stale
+ * registers -- the runtime's own TLS pointer left in a callee-saved
+ * register by the G's entry -- made call-free loops unpreemptible.)
+ * async-signal-safe: __errno_location only computes an address.
  */
-static uintptr_t tls_below;
-
-static int tls_cb(struct dl_phdr_info *info, size_t size, void *arg)
+static bool holds_errno_address(const ucontext_t *uc)
 {
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_TLS)
-			tls_below += info->dlpi_phdr[i].p_memsz + info->dlpi_phdr[i].p_align;
-	return 0;
-}
-
-/* async-signal-safe */
-static bool holds_tls_address(const ucontext_t *uc)
-{
-	uintptr_t tp;
-	__asm__("movq %%fs:0, %0" : "=r"(tp));	/* the TCB's self pointer */
+	uintptr_t ep = (uintptr_t)__errno_location();
 	static const int regs[] = { REG_RAX, REG_RBX, REG_RCX, REG_RDX, REG_RSI, REG_RDI,
 	    REG_RBP, REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
-	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
-		uintptr_t v = (uintptr_t)uc->uc_mcontext.gregs[regs[i]];
-		if (v >= tp - tls_below && v < tp + 4096)
+	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+		if ((uintptr_t)uc->uc_mcontext.gregs[regs[i]] == ep)
 			return true;
-	}
 	return false;
 }
 
@@ -531,13 +519,19 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 		errno = saved;
 		return;
 	}
-	if (r->preemptible && holds_tls_address(uc)) {
+	/*
+	 * A live &errno lasts a few instructions; a stale copy in an unused
+	 * register (left by the G's entry, say) lasts forever.  So defer for
+	 * that reason a few times only.
+	 */
+	if (r->preemptible && holds_errno_address(uc) && g->errnodefer++ < 3) {
 		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
 		errno = saved;
 		return;
 	}
 	int v = walk(g, uc, r->preemptible);
 	if (v == SAFE) {
+		g->errnodefer = 0;
 		/* Simulate a call: skip the red zone, push the PC, go to the trampoline. */
 		sp -= GORO_PREEMPT_SKIP;
 		*(uintptr_t *)sp = pc;
@@ -632,9 +626,6 @@ void goro__preempt_init(void)
 	gentry_pc = (uintptr_t)goro__gentry_addr();
 	tlsfn[0] = (uintptr_t)dlsym(RTLD_DEFAULT, "__errno_location");
 	tlsfn[1] = (uintptr_t)dlsym(RTLD_DEFAULT, "pthread_self");
-	tls_below = 0;
-	dl_iterate_phdr(tls_cb, NULL);
-	tls_below = (tls_below + 4096 + 4095) & ~(uintptr_t)4095;
 	buildtable();
 	if (atomic_load(&handler_installed))
 		return;

@@ -209,6 +209,7 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	g->lockcount = 0;
 	g->waitreason = WAIT_NONE;
 	g->redirect_slot = NULL;
+	g->errnodefer = 0;
 	if (g->stack_lo)	/* a reused stack: fresh context now */
 		goro__ctx_make(&g->ctx, g->stack_hi, gentry);
 	atomic_fetch_add_explicit(&goro__sched.ngoroutines, 1, memory_order_relaxed);
@@ -1003,6 +1004,8 @@ static void goexit0(g_t *g)
 		if (parked) {
 			m0->nextp = NULL;
 			goro__notewakeup(&m0->park);
+		} else {
+			goro__sysmon_wake();	/* it stops whatever runs on M0 */
 		}
 		schedexit(m);
 	}

@@ -167,6 +167,7 @@ struct goro__g {
 	bool preempt_pending;		/* requested while preemptoff > 0 */
 	uintptr_t redirect_ret;		/* original return address of a redirect */
 	uintptr_t *redirect_slot;	/* where the trampoline address was written */
+	int errnodefer;			/* signals deferred for a live &errno (preempt.c) */
 
 	/* Time on a thread, in TSC cycles, up to its last switch-out. */
 	uint64_t cpucycles;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef MADV_GUARD_INSTALL
@@ -93,7 +94,15 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 	m_t *m = goro__m;
 	g_t *g = m ? m->curg : NULL;
 	char *addr = si->si_addr;
-	if (g && g->stack_map && addr >= (char *)g->stack_map && addr < g->stack_lo) {
+	char *sp = (char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+	/*
+	 * A hit on the guard page, or a frame so big that the stack pointer
+	 * itself jumped past it (a 1 MiB window below: beyond that it is not
+	 * plausibly this stack).
+	 */
+	if (g && g->stack_map && ((addr >= (char *)g->stack_map && addr < g->stack_lo) ||
+	    (sp < g->stack_lo + 256 && sp + (1 << 20) >= g->stack_lo && addr < g->stack_lo &&
+	     addr + (1 << 20) >= g->stack_lo))) {
 		char num[24];
 		goro__writestr(2, "goroutine ");
 		goro__writestr(2, goro__itoa(num, g->goid));

@@ -239,10 +239,11 @@ static int64_t sysmon_round(int64_t now)
 			timerlate = false;
 		}
 		/* Preempting is pointless when nothing else wants the P. */
-		bool wanted = timerlate || waiting;
+		bool exiting = atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed);
+		bool wanted = timerlate || waiting || exiting;
 		if (!wanted)
 			ps->target = NULL;
-		if (wanted && (ran >= quantum || timerlate)) {
+		if (wanted && (ran >= quantum || timerlate || exiting)) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*
 				 * Never signal a thread asleep in the kernel: that

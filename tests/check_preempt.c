@@ -369,10 +369,10 @@ static void region_a(void *arg)
 	int nested = arg != NULL;
 	goro_stats_t s0, s1;
 
-	s0 = stats();
 	goro_preempt_off();
 	if (nested)
 		goro_preempt_off();
+	s0 = stats();			/* A may be preempted up to here */
 	atomic_store(&in_region, 1);
 	spin_for(30 * MS);		/* 150 quanta */
 	if (nested) {
