@@ -901,8 +901,68 @@ static void gosched_m(g_t *g)
 	schedule_loop();
 }
 
+/*
+ * goro_yield with a single P: switch straight to the next G of the local
+ * ring, without the trip through g0.  Safe only because with one P no
+ * other M can take a G from this ring (stealing needs a P), so the
+ * yielding G, queued before the switch, cannot be run elsewhere while we
+ * are still on its stack.  Anything unusual (timers due, the global
+ * queue, a G that has no stack yet or is locked to another M, the runtime
+ * exiting or resizing) takes the general path.  Returns false if it did
+ * not switch.
+ */
+static bool gosched_direct(void)
+{
+	m_t *m = goro__acquirem();
+	p_t *p = m->p;
+	g_t *cur = m->curg;
+	if (m->locks != 1 || cur->lockedm ||
+	    atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
+	    p->id != 0 || atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    p->schedtick % 61 == 0) {
+		goro__releasem(m);
+		return false;
+	}
+	bool inherit;
+	g_t *next = goro__runqget(p, &inherit);
+	if (next == NULL) {
+		goro__releasem(m);
+		return true;	/* nobody else to run: keep going */
+	}
+	if (next->stack_lo == NULL || next->lockedm) {
+		/* Put it back at the head's place: next in line, as it was. */
+		goro__runqput(p, next, true);
+		goro__releasem(m);
+		return false;
+	}
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	cur->cpucycles += now - m->segstart;
+	cur->m = NULL;
+	cur->saved_errno = errno;
+	goro__runqput(p, cur, false);
+	m->curg = next;
+	next->m = m;
+	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	atomic_fetch_add_explicit(&goro__sched.switches, 1, memory_order_relaxed);
+	m->locks--;
+	atomic_store_explicit(&m->insched, false, memory_order_release);
+	goro__ctx_switch(&cur->ctx, &next->ctx);
+	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
+	goro__set_errno(cur->saved_errno);
+	return true;
+}
+
 void goro__gosched(void)
 {
+	if (gosched_direct())
+		return;
 	mcall(gosched_m);
 }
 

@@ -123,7 +123,7 @@ GORO__EXPORT void goro_mutex_unlock(goro_mutex_t *mu)
 	    __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
 		return;
 	if (one == 0) {
-		errno = EPERM;	/* unlock of an unlocked mutex */
+		errno = EINVAL;	/* unlock of an unlocked mutex */
 		return;
 	}
 	/* state 2: waiters.  Hand the mutex to the first. */

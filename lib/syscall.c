@@ -101,11 +101,21 @@ void goro__exitsyscall(void)
 	goro__mcall_fn(exitsyscall0);
 }
 
+/* 0 if the caller may enter a syscall bracket, else the errno to report. */
+static int enter_check(m_t *m)
+{
+	if (m == NULL || m->curg == NULL)
+		return EPERM;
+	if (m->p == NULL || atomic_load_explicit(&m->insyscall, memory_order_relaxed))
+		return EINVAL;	/* already inside a bracket */
+	return 0;
+}
+
 GORO__EXPORT void goro_syscall_enter(void)
 {
-	m_t *m = goro__m;
-	if (m == NULL || m->curg == NULL || m->p == NULL) {
-		errno = EPERM;
+	int e = enter_check(goro__m);
+	if (e) {
+		errno = e;
 		return;
 	}
 	goro__entersyscall();
@@ -114,9 +124,12 @@ GORO__EXPORT void goro_syscall_enter(void)
 GORO__EXPORT void goro_syscall_exit(void)
 {
 	m_t *m = goro__m;
-	if (m == NULL || m->curg == NULL ||
-	    atomic_load_explicit(&m->curg->status, memory_order_relaxed) != G_SYSCALL) {
+	if (m == NULL || m->curg == NULL) {
 		errno = EPERM;
+		return;
+	}
+	if (atomic_load_explicit(&m->curg->status, memory_order_relaxed) != G_SYSCALL) {
+		errno = EINVAL;
 		return;
 	}
 	goro__exitsyscall();
@@ -125,8 +138,9 @@ GORO__EXPORT void goro_syscall_exit(void)
 GORO__EXPORT void goro_syscall_enter_blocking(void)
 {
 	m_t *m = goro__m;
-	if (m == NULL || m->curg == NULL || m->p == NULL) {
-		errno = EPERM;
+	int e0 = enter_check(m);
+	if (e0) {
+		errno = e0;
 		return;
 	}
 	int e = errno;
@@ -184,8 +198,12 @@ GORO__EXPORT void goro_unlock_thread(void)
 {
 	m_t *m = goro__m;
 	g_t *g = m ? m->curg : NULL;
-	if (g == NULL || g->lockcount == 0) {
+	if (g == NULL) {
 		errno = EPERM;
+		return;
+	}
+	if (g->lockcount == 0) {
+		errno = EINVAL;
 		return;
 	}
 	if (--g->lockcount == 0) {

@@ -1558,15 +1558,26 @@ static const char deadlock_msg[] =
 
 START_TEST(test_deadlock_reported)
 {
-	void (*fns[])(void *) = { deadlock_chans, deadlock_nocases };
+	static const struct {
+		void (*fn)(void *);
+		const char *gs[4];	/* lines the report must contain */
+	} cases[] = {
+		{ deadlock_chans, { "goroutine 1 [chan receive]:",
+		    "[chan receive]:", "[chan send]:", "[select]:" } },
+		{ deadlock_nocases, { "goroutine 1 [select (no cases)]:",
+		    "[chan receive]:", NULL, NULL } },
+	};
 	char out[8192];
-	int status = run_child(fns[_i], out, sizeof out);
+	int status = run_child(cases[_i].fn, out, sizeof out);
 
 	ck_assert_msg(WIFEXITED(status), "child did not exit (signal %d): %s",
 	    WIFSIGNALED(status) ? WTERMSIG(status) : 0, out);
 	ck_assert_int_eq(WEXITSTATUS(status), 2);
 	ck_assert_msg(strncmp(out, deadlock_msg, sizeof deadlock_msg - 1) == 0,
 	    "stderr: %s", out);
+	for (int i = 0; i < 4 && cases[_i].gs[i] != NULL; i++)
+		ck_assert_msg(strstr(out, cases[_i].gs[i]) != NULL,
+		    "no \"%s\" in: %s", cases[_i].gs[i], out);
 }
 END_TEST
 

@@ -497,6 +497,7 @@ START_TEST(test_abandoned)
 {
 	int64_t t0 = goro_now();
 
+	atomic_store(&abandoned_started, 0);
 	run_procs(2, abandon_main, (void *)(intptr_t)_i);
 	ck_assert_int_eq(atomic_load(&abandoned_started), 2);
 	/* Promptly: nobody waits for the abandoned Gs. */
