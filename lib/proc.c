@@ -875,7 +875,11 @@ static inline void mcall(void (*fn)(g_t *))
 	 */
 	m_t *m = goro__getm();
 	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
-	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
+	/*
+	 * With runtime locks held (parking with a channel lock, say) we must
+	 * not move: sysmon saw m->locks > 0 after marking and undoes it.
+	 */
+	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed)) && m->locks == 0) {
 		atomic_store_explicit(&m->insched, false, memory_order_relaxed);
 		goro__reacquirep();
 		m = goro__getm();

@@ -268,7 +268,14 @@ void goro__reacquirep(void)
 	m_t *m = goro__m;
 	g_t *g = m->curg;
 	int e = errno;
-	atomic_store(&m->pstolen, false);
+	/*
+	 * One CAS decides between us and sysmon undoing the theft (it does
+	 * when it finds us in runtime code after marking): the loser leaves
+	 * the P alone.
+	 */
+	bool was = true;
+	if (!atomic_compare_exchange_strong(&m->pstolen, &was, false))
+		return;		/* sysmon gave the P back */
 	m->oldp = m->p;
 	m->p = NULL;
 	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
