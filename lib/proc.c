@@ -1199,10 +1199,10 @@ static void mstart0(void)
 	schedule_loop();
 }
 
-/* Free everything of a finished runtime, if no thread of it is left. */
-static bool teardown(void)
+/* Wait (a while) until at most `left` threads of the runtime remain. */
+static void teardown_wait(int left)
 {
-	for (int i = 0; i < 200 && atomic_load(&mlive) > 0; i++) {
+	for (int i = 0; i < 500 && atomic_load(&mlive) > left; i++) {
 		/* Wake idle Ms so they see exiting and leave. */
 		goro__lock(&goro__sched.lock);
 		m_t *m;
@@ -1214,6 +1214,12 @@ static bool teardown(void)
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* Free everything of a finished runtime, if no thread of it is left. */
+static bool teardown(void)
+{
+	teardown_wait(0);
 	if (atomic_load(&mlive) > 0)
 		return false;	/* some M still runs an abandoned G */
 	for (size_t i = 0; i < nallgs; i++) {
@@ -1297,7 +1303,12 @@ int goro__run(void (*main_fn)(void *), void *arg)
 	goro__ctx_make(&start, m->g0sp, mstart0);
 	goro__ctx_switch(&m->g0ctx, &start);
 
-	/* Back from schedexit: the main G has returned. */
+	/*
+	 * Back from schedexit: the main G has returned.  sysmon keeps
+	 * preempting whatever still runs (sched.exiting), so the other Ms
+	 * reach their scheduler and leave; then sysmon itself stops.
+	 */
+	teardown_wait(1);
 	goro__sysmon_stop();
 	atomic_store(&goro__sched.running, false);
 	goro__m = NULL;

@@ -121,7 +121,7 @@ START_TEST(test_fifo)
 	while (next <= N)
 		ck_assert_int_eq(getid(p, false), next++);
 	assert_empty(p);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), 0);
+	ck_assert_uint_eq(goro__sched.runqsize, 0);
 	freegs(gs, N);
 	free(p);
 }
@@ -162,7 +162,7 @@ START_TEST(test_runnext)
 	ck_assert_int_eq(getid(p, false), 4);
 	ck_assert_int_eq(getid(p, false), 3);
 	assert_empty(p);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), 0);
+	ck_assert_uint_eq(goro__sched.runqsize, 0);
 	freegs(gs, 5);
 	free(p);
 }
@@ -271,11 +271,11 @@ START_TEST(test_overflow)
 	for (int i = 0; i < RUNQ_SIZE; i++)
 		ck_assert_msg(!goro__runqput(p, gs[i], false), "overflow at %d", i);
 	ck_assert_uint_eq(goro__runqlen(p), RUNQ_SIZE);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), 0);
+	ck_assert_uint_eq(goro__sched.runqsize, 0);
 	ck_assert_ptr_null(goro__sched.runqhead);
 
 	ck_assert(goro__runqput(p, gs[RUNQ_SIZE], false));
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), HALF + 1);
+	ck_assert_uint_eq(goro__sched.runqsize, HALF + 1);
 	ck_assert_uint_eq(goro__runqlen(p), RUNQ_SIZE - HALF);
 
 	/* The global list: 1..128 then 257, linked through schedlink. */
@@ -312,7 +312,7 @@ START_TEST(test_overflow)
 	for (int i = 0; i < HALF; i++)
 		ck_assert_int_eq(order[i], i + 1);
 	ck_assert_int_eq(order[HALF], N);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), 0);
+	ck_assert_uint_eq(goro__sched.runqsize, 0);
 	ck_assert_ptr_null(goro__sched.runqhead);
 	ck_assert_ptr_null(goro__sched.runqtail);
 	freegs(gs, N);
@@ -332,7 +332,7 @@ START_TEST(test_overflow_runnext)
 		goro__runqput(p, gs[i], false);
 	ck_assert(!goro__runqput(p, gs[RUNQ_SIZE], true));	/* runnext was empty */
 	ck_assert(goro__runqput(p, gs[RUNQ_SIZE + 1], true));	/* kicks 257 out */
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), RUNQ_SIZE / 2 + 1);
+	ck_assert_uint_eq(goro__sched.runqsize, RUNQ_SIZE / 2 + 1);
 	ck_assert_ptr_eq(goro__sched.runqtail, gs[RUNQ_SIZE]);
 	ck_assert_int_eq(getid(p, true), N);
 	freegs(gs, N);
@@ -351,14 +351,14 @@ START_TEST(test_globrunqget)
 	resetsched(4);
 	for (int i = 0; i < N; i++)
 		goro__globrunqput(gs[i]);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), N);
+	ck_assert_uint_eq(goro__sched.runqsize, N);
 
 	goro__lock(&goro__sched.lock);
 	g = goro__globrunqget(p, 1);
 	goro__unlock(&goro__sched.lock);
 	ck_assert_int_eq(g->goid, 1);
 	assert_empty(p);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), N - 1);
+	ck_assert_uint_eq(goro__sched.runqsize, N - 1);
 
 	/* 99 left, 4 Ps: 99/4 + 1 = 25, one returned and 24 queued. */
 	goro__lock(&goro__sched.lock);
@@ -366,7 +366,7 @@ START_TEST(test_globrunqget)
 	goro__unlock(&goro__sched.lock);
 	ck_assert_int_eq(g->goid, 2);
 	ck_assert_uint_eq(goro__runqlen(p), 24);
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), N - 26);
+	ck_assert_uint_eq(goro__sched.runqsize, N - 26);
 	for (int i = 0; i < 24; i++)
 		ck_assert_int_eq(getid(p, false), i + 3);
 	ck_assert_int_eq(goro__sched.runqhead->goid, 27);
@@ -400,9 +400,12 @@ static struct {
 static void
 take(g_t *g, g_t **local, int *nlocal)
 {
-	if (atomic_fetch_add_explicit(&cs.seen[g->goid], 1, memory_order_relaxed) != 0)
-		atomic_fetch_add(&cs.duplicates, 1);
 	atomic_fetch_add_explicit(&cs.taken, 1, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&cs.seen[g->goid], 1, memory_order_relaxed) != 0) {
+		/* Taken twice: keep it out of the pool, or the free list would loop. */
+		atomic_fetch_add(&cs.duplicates, 1);
+		return;
+	}
 	g->schedlink = *local;
 	*local = g;
 	if (++*nlocal == 64) {
@@ -523,13 +526,13 @@ START_TEST(test_concurrent_stealers)
 		take(g, &local, &nlocal);
 	}
 	ck_assert(goro__runqempty(cs.owner));
-	ck_assert_uint_eq(atomic_load(&goro__sched.runqsize), 0);
+	ck_assert_uint_eq(goro__sched.runqsize, 0);
 
 	int64_t put = nextid - 1, stolen = 0;
 	for (int i = 0; i < NTHIEVES; i++)
 		stolen += atomic_load(&cs.stolen[i]);
-	ck_assert_int_eq(atomic_load(&cs.duplicates), 0);
-	ck_assert_int_eq(atomic_load(&cs.taken), put);
+	ck_assert_int_eq(cs.duplicates, 0);
+	ck_assert_int_eq(cs.taken, put);
 	ck_assert_int_eq(owned + stolen, put);
 	int64_t missing = 0;
 	for (int64_t id = 1; id <= put; id++)

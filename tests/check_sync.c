@@ -94,7 +94,7 @@ contention_main(void *arg)
 	goro_wg_wait(&wg);
 	goro_mutex_lock(&mu);
 	ck_assert_int_eq(plain, NG * NINC);
-	ck_assert_int_eq(atomic_load(&overlaps), 0);
+	ck_assert_int_eq(overlaps, 0);
 	goro_mutex_unlock(&mu);
 	/* Unlocked again, with no waiters left. */
 	ck_assert_int_eq(goro_mutex_trylock(&mu), 0);
@@ -140,8 +140,8 @@ trylock_main(void *arg)
 	goro_wg_add(&wg, 1);
 	spawn(try_other_g, &m);
 	goro_wg_wait(&wg);
-	ck_assert_int_eq(atomic_load(&other_result), -1);
-	ck_assert_int_eq(atomic_load(&other_errno), EBUSY);
+	ck_assert_int_eq(other_result, -1);
+	ck_assert_int_eq(other_errno, EBUSY);
 	goro_mutex_unlock(&m);
 	ck_assert_int_eq(goro_mutex_trylock(&m), 0);
 	goro_mutex_unlock(&m);
@@ -150,13 +150,13 @@ trylock_main(void *arg)
 	goro_wg_add(&wg, 1);
 	spawn(try_other_g, &m);
 	goro_wg_wait(&wg);
-	ck_assert_int_eq(atomic_load(&other_result), -1);
-	ck_assert_int_eq(atomic_load(&other_errno), EBUSY);
+	ck_assert_int_eq(other_result, -1);
+	ck_assert_int_eq(other_errno, EBUSY);
 	goro_mutex_unlock(&m);
 	goro_wg_add(&wg, 1);
 	spawn(try_other_g, &m);
 	goro_wg_wait(&wg);
-	ck_assert_int_eq(atomic_load(&other_result), 0);	/* and it holds it now */
+	ck_assert_int_eq(other_result, 0);	/* and it holds it now */
 	ERRNO = 0;
 	ck_assert_int_eq(goro_mutex_trylock(&m), -1);
 	ck_assert_int_eq(ERRNO, EBUSY);
@@ -228,7 +228,7 @@ park_main(void *arg)
 	 */
 	long t0 = atomic_load(&ticks);
 	goro_sleep(30 * MS);
-	ck_assert_msg(atomic_load(&ticks) - t0 > 10, "nothing ran while Gs waited on a mutex");
+	ck_assert_msg(ticks - t0 > 10, "nothing ran while Gs waited on a mutex");
 	ck_assert_int_eq(plain, 0);
 	ck_assert_int_eq(mu.state, 2);	/* locked, with waiters */
 	goro_wg_done(&release);
@@ -276,13 +276,13 @@ waiters_main(void *arg)
 			goro_sleep(MS);
 		}
 		goro_sleep(10 * MS);	/* let them park */
-		ck_assert_int_eq(atomic_load(&released), 0);
+		ck_assert_int_eq(released, 0);
 		goro_wg_done(&gate);
 		goro_sleep(10 * MS);
-		ck_assert_int_eq(atomic_load(&released), 0);	/* 1 is not 0 */
+		ck_assert_int_eq(released, 0);	/* 1 is not 0 */
 		goro_wg_done(&gate);
 		goro_wg_wait(&wg);
-		ck_assert_int_eq(atomic_load(&released), WAITERS);
+		ck_assert_int_eq(released, WAITERS);
 		ck_assert_int_eq(gate.counter, 0);
 		ck_assert_ptr_null(gate.waiters);
 		/* A zero wait group does not block. */
