@@ -7,10 +7,13 @@
  * P; an M without a P is idle (parked on its futex), spinning (looking for
  * work), in a system call, or sysmon.
  *
- * Locking order (outer first): sched.lock, p->timerlock, then the locks of
- * channels and sync objects.  Channel and mutex locks are never held across
- * a park: goro__park() drops them on the scheduler stack once the G is off
- * its own stack, so a waker can never run a G that is still executing.
+ * Locking order (outer first): sched.lock, then p->timerlock; channel and
+ * sync-object locks are taken on their own, except that a select arming
+ * its time-out takes p->timerlock under its channel locks (nobody takes a
+ * channel lock under a timer lock: timer callbacks run without it).
+ * Channel and mutex locks are never held across a park: goro__park()
+ * drops them on the scheduler stack once the G is off its own stack, so a
+ * waker can never run a G that is still executing.
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H

@@ -208,7 +208,7 @@ static void fair_main(void *arg)
 		goro_wg_add(&wg, 1);
 		spawn(counted_hog, &c[i]);
 	}
-	goro_sleep(1500 * MS);
+	goro_sleep(2500 * MS);	/* long: the machine may be busy elsewhere */
 	atomic_store(&stop, 1);
 	goro_wg_wait(&wg);
 }
