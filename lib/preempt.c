@@ -431,6 +431,13 @@ static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 		unw_word_t ip;
 		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
 			return UNSAFE;
+		/*
+		 * A G interrupted inside the trampolines' C halves (just
+		 * before parking or just after resuming): the frame above is
+		 * the trampoline, whose saved PC must not be redirected.
+		 */
+		if (ip >= (unw_word_t)goro__preempt_text_start && ip < (unw_word_t)goro__preempt_text_end)
+			return UNSAFE;
 		unw_proc_info_t pi;
 		if (unw_get_proc_info(&c, &pi) == 0 && pi.start_ip == gentry_pc) {
 			if (!unsafe)

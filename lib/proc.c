@@ -805,9 +805,12 @@ static void schedule_loop(void)
 	if (!fired && p->schedtick % 61 == 0 &&
 	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0) {
 		goro__lock(&goro__sched.lock);
-		g = goro__globrunqget(p, 1);
+		/* ... unless its head is the G just preempted here: not its turn. */
+		if (goro__sched.runqhead != p->lastpreempted)
+			g = goro__globrunqget(p, 1);
 		goro__unlock(&goro__sched.lock);
 	}
+	p->lastpreempted = NULL;
 	if (g == NULL)
 		g = goro__runqget(p, &inherit);
 	if (g == NULL)
@@ -975,6 +978,8 @@ static void gopreempt_m(g_t *g)
 {
 	m_t *m = goro__m;
 	dropg(m, g);
+	if (m->p)
+		m->p->lastpreempted = g;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	goro__globrunqput(g);
 	schedule_loop();

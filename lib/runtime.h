@@ -200,6 +200,8 @@ struct goro__p {
 	_Atomic(g_t *) runq[RUNQ_SIZE];
 	_Atomic(g_t *) runnext;		/* G readied by the running G: runs next */
 
+	g_t *lastpreempted;		/* G preempted here last (owner only; a hint) */
+
 	/* Dead Gs with stacks, for reuse (owned by the P's M). */
 	g_t *gfree;
 	int gfreecnt;
