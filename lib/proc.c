@@ -222,6 +222,20 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	}
 	goro__wakep();
 	goro__releasem(m);
+	/*
+	 * Back-pressure: a G that spawns faster than the Ps can run what it
+	 * spawns builds a backlog of Gs that each need a fresh stack (a page
+	 * fault and a guard: microseconds here).  Past a backlog of 1024 per
+	 * P it yields, so that the backlog runs, dies and comes back as warm
+	 * Gs for the next spawns.  Go has no such rule; its 2 KiB stacks come
+	 * from a heap allocator.
+	 */
+	if (p && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) >
+	    1024 * (uint64_t)atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)) {
+		g_t *cur = m->curg;
+		if (cur && cur->preemptoff == 0 && cur->lockedm == NULL)
+			goro__gosched();
+	}
 	return id;
 }
 
