@@ -1249,6 +1249,7 @@ static bool teardown(void)
 	allgs = NULL;
 	nallgs = capallgs = 0;
 	for (int i = 0; i < goro__sched.nallp; i++) {
+		goro__stackcache_free(goro__sched.allp[i]);
 		free(goro__sched.allp[i]->timers);
 		free(goro__sched.allp[i]);
 	}

@@ -202,6 +202,11 @@ struct goro__p {
 
 	g_t *lastpreempted;		/* G preempted here last (owner only; a hint) */
 
+	/* Unused default-size stacks with guards (stack.c; owner only). */
+#define STACKCACHE 32
+	char *stackcache[STACKCACHE];
+	int nstackcache;
+
 	/* Dead Gs with stacks, for reuse (owned by the P's M). */
 	g_t *gfree;
 	int gfreecnt;
@@ -440,6 +445,7 @@ size_t goro__pagesize(void);
 /* Give g a stack of g->stack_size usable bytes (with a guard page). */
 int goro__stackalloc(g_t *g);
 void goro__stackfree(g_t *g);
+void goro__stackcache_free(p_t *p);
 /* Install the SIGSEGV handler that reports stack overflows. */
 void goro__stack_siginit(void);
 /* Allocate and install the calling thread's sigaltstack. */

@@ -23,8 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
+
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -40,15 +49,9 @@ size_t goro__pagesize(void)
 	return pagesz;
 }
 
-int goro__stackalloc(g_t *g)
+/* Install the guard page at p (one page): MADV_GUARD_INSTALL, else mprotect. */
+static int guard(char *p, size_t pg)
 {
-	size_t pg = goro__pagesize();
-	size_t size = (g->stack_size + pg - 1) & ~(pg - 1);
-	size_t len = size + pg;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
 	int kind = atomic_load_explicit(&guard_kind, memory_order_relaxed);
 	if (kind != 2) {
 		if (madvise(p, pg, MADV_GUARD_INSTALL) == 0) {
@@ -58,13 +61,93 @@ int goro__stackalloc(g_t *g)
 			atomic_store(&guard_kind, 2);
 			kind = 2;
 		} else {
-			munmap(p, len);
 			return -1;
 		}
 	}
-	if (kind == 2 && mprotect(p, pg, PROT_NONE) != 0) {
-		munmap(p, len);
+	if (kind == 2 && mprotect(p, pg, PROT_NONE) != 0)
 		return -1;
+	return 0;
+}
+
+static _Atomic int pidfd = -2;	/* for process_madvise on ourselves; -1 if unusable */
+
+/*
+ * Refill p's cache of default-size stacks: one mmap for STACKCACHE
+ * stacks, and their guards in one process_madvise call where the kernel
+ * takes MADV_GUARD_INSTALL that way (one madvise each otherwise).  The
+ * page fault of a fresh stack's first page stays: it is what a new G
+ * costs, which is why Gs are reused (proc.c).
+ */
+static int stackcache_refill(p_t *p, size_t len)
+{
+	size_t pg = goro__pagesize();
+	char *chunk = mmap(NULL, len * STACKCACHE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (chunk == MAP_FAILED)
+		return -1;
+	bool guarded = false;
+	int fd = atomic_load(&pidfd);
+	if (fd == -2) {
+		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		atomic_store(&pidfd, fd < 0 ? -1 : fd);
+	}
+	if (fd >= 0 && atomic_load(&guard_kind) != 2) {
+		struct iovec iov[STACKCACHE];
+		for (int i = 0; i < STACKCACHE; i++) {
+			iov[i].iov_base = chunk + (size_t)i * len;
+			iov[i].iov_len = pg;
+		}
+		if (syscall(SYS_process_madvise, fd, iov, STACKCACHE, MADV_GUARD_INSTALL, 0) ==
+		    (long)(pg * STACKCACHE)) {
+			guarded = true;
+			atomic_store(&guard_kind, 1);
+		} else {
+			atomic_store(&pidfd, -1);	/* not this way: per stack */
+		}
+	}
+	for (int i = 0; i < STACKCACHE; i++) {
+		char *s = chunk + (size_t)i * len;
+		if (!guarded && guard(s, pg) != 0) {
+			munmap(s, len * (size_t)(STACKCACHE - i));
+			break;
+		}
+		p->stackcache[p->nstackcache++] = s;
+	}
+	return p->nstackcache > 0 ? 0 : -1;
+}
+
+/* p is being freed or destroyed: unmap its unused cached stacks. */
+void goro__stackcache_free(p_t *p)
+{
+	size_t len = GORO_STACK_DEFAULT + goro__pagesize();
+	while (p->nstackcache > 0)
+		munmap(p->stackcache[--p->nstackcache], len);
+}
+
+/*
+ * Give g its stack.  On g0 with a P (execute), or from a G for
+ * odd sizes.  Default-size stacks come from the P's cache.
+ */
+int goro__stackalloc(g_t *g)
+{
+	size_t pg = goro__pagesize();
+	size_t size = (g->stack_size + pg - 1) & ~(pg - 1);
+	size_t len = size + pg;
+	m_t *m = goro__m;
+	p_t *pp = m ? m->p : NULL;
+	char *p;
+	if (pp && g->stack_size == GORO_STACK_DEFAULT &&
+	    (pp->nstackcache > 0 || stackcache_refill(pp, len) == 0)) {
+		p = pp->stackcache[--pp->nstackcache];
+	} else {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		if (guard(p, pg) != 0) {
+			munmap(p, len);
+			return -1;
+		}
 	}
 	g->stack_map = p;
 	g->stack_maplen = len;
