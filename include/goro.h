@@ -13,6 +13,7 @@
 #ifndef GORO_H
 #define GORO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -86,14 +87,17 @@ ssize_t goro_write(int fd, const void *buf, size_t n);
 
 /*
  * GORO_SYSCALL(expr): evaluate expr (a call that may block in the kernel)
- * between goro_syscall_enter() and goro_syscall_exit(), keeping its errno.
+ * between goro_syscall_enter() and goro_syscall_exit(), keeping the errno
+ * expr left (also outside a goroutine, where the brackets only fail).
  * A GNU statement expression; its value is the value of expr.
  */
 #if defined(__GNUC__)
 #define GORO_SYSCALL(expr) __extension__ ({			\
 	goro_syscall_enter();					\
 	__typeof__(expr) goro_sc_r_ = (expr);			\
+	int goro_sc_e_ = errno;					\
 	goro_syscall_exit();					\
+	errno = goro_sc_e_;					\
 	goro_sc_r_;						\
 })
 #endif

@@ -62,11 +62,16 @@ static inline int64_t min_deadline(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* A wake-up asked for while sysmon was awake: its round may have missed it. */
+static _Atomic bool kick;
+
 void goro__sysmon_wake(void)
 {
 	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_acquire);
-	if (until == 0)
-		return;		/* awake: it will recompute before sleeping */
+	if (until == 0) {
+		atomic_store(&kick, true);	/* awake: look again before sleeping */
+		return;
+	}
 	if (atomic_compare_exchange_strong(&sleepuntil, &until, 0)) {
 		uint32_t zero = 0;
 		/* A note may be woken once; the CAS above makes us the only waker. */
@@ -77,10 +82,8 @@ void goro__sysmon_wake(void)
 
 void goro__sysmon_syscall_entered(void)
 {
-	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
-	if (until == 0)
-		return;
-	if (until - goro__nanotime() > SYSCALL_MARK_NS)
+	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_seq_cst);
+	if (until == 0 || until - goro__nanotime() > SYSCALL_MARK_NS)
 		goro__sysmon_wake();
 }
 
@@ -92,15 +95,18 @@ void goro__sysmon_pbusy(void)
 		goro__sysmon_wake();
 }
 
-/* Is there work that a P stuck in a syscall is keeping from running? */
+/*
+ * Is there work that a P stuck in a syscall is keeping from running?
+ * Only Gs actually waiting count.  (Go also retakes when no P is idle, to
+ * keep one free for work to come; with a 20 us mark that hands off the P
+ * of every short call the kernel happens to deschedule on a busy machine,
+ * and each such hand-off may cost a thread.  Work queued later is seen at
+ * sysmon's next look; a quantum bounds the rest.)
+ */
 static bool work_waits(p_t *p)
 {
-	if (!goro__runqempty(p))
-		return true;
-	if (atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0)
-		return true;
-	/* No P free to take new work: keep the P in circulation. */
-	return atomic_load(&goro__sched.npidle) + atomic_load(&goro__sched.nmspinning) == 0;
+	return !goro__runqempty(p) ||
+	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
 }
 
 /* Take p from its M in a syscall and give it to another M. */
@@ -287,14 +293,24 @@ static void sysmon_main(void)
 	/* Deadlines of 20 us mean nothing under the default 50 us timer slack. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load(&stopping)) {
+		atomic_store(&kick, false);
 		int64_t now = goro__nanotime();
 		int64_t next = sysmon_round(now);
 		now = goro__nanotime();
 		if (next <= now)
 			continue;
 		atomic_store(&wakenote.key, 0);
-		atomic_store_explicit(&sleepuntil, next, memory_order_release);
-		/* Re-check after publishing: a deadline may have moved meanwhile. */
+		atomic_store_explicit(&sleepuntil, next, memory_order_seq_cst);
+		/*
+		 * A deadline that moved during the round set kick (we were
+		 * awake); one that moves from now on finds sleepuntil set and
+		 * wakes the note.  Both seq_cst: one of the two always sees
+		 * the other.
+		 */
+		if (atomic_load_explicit(&kick, memory_order_seq_cst)) {
+			atomic_store(&sleepuntil, 0);
+			continue;
+		}
 		goro__notetsleep(&wakenote, next - now);
 		atomic_store_explicit(&sleepuntil, 0, memory_order_release);
 	}
