@@ -108,7 +108,12 @@ GORO__EXPORT int goro_stats(goro_stats_t *out)
 	out->preempt_redirected = atomic_load(&goro__sched.preempt_redirected);
 	out->handoffs = atomic_load(&goro__sched.handoffs);
 	out->steals = atomic_load(&goro__sched.steals);
-	out->switches = atomic_load(&goro__sched.switches);
+	/* Per-P counters (no shared cache line on the switch path), summed. */
+	out->switches = 0;
+	for (int i = 0; i < goro__sched.nallp; i++)
+		if (goro__sched.allp[i])
+			out->switches += atomic_load_explicit(&goro__sched.allp[i]->switches,
+			    memory_order_relaxed);
 	return 0;
 }
 

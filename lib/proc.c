@@ -867,7 +867,7 @@ static void execute(g_t *g, bool inherit)
 		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
-	atomic_fetch_add_explicit(&goro__sched.switches, 1, memory_order_relaxed);
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_jump(&g->ctx);
 }
@@ -971,7 +971,7 @@ static bool gosched_direct(void)
 	m->segstart = now;
 	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-	atomic_fetch_add_explicit(&goro__sched.switches, 1, memory_order_relaxed);
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
 	m->locks--;
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_switch(&cur->ctx, &next->ctx);

