@@ -884,6 +884,8 @@ static inline void dropg(m_t *m, g_t *g)
 /* ---- entering the scheduler from a G ------------------------------------- */
 
 /* Switch to g0 and run fn(g) there; returns when g is resumed. */
+static inline void finish_switch(m_t *m);
+
 static inline void mcall(void (*fn)(g_t *))
 {
 	/*
@@ -910,6 +912,7 @@ static inline void mcall(void (*fn)(g_t *))
 	 * old thread's &errno in a register (__errno_location is const), so
 	 * set it through a function that computes it afresh.
 	 */
+	finish_switch(goro__getm());
 	goro__set_errno(g->saved_errno);
 }
 
@@ -976,6 +979,7 @@ static bool gosched_direct(void)
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
+	finish_switch(goro__getm());
 	goro__set_errno(cur->saved_errno);
 	return true;
 }
@@ -1027,15 +1031,92 @@ static bool unlock_lock(g_t *g, void *lock)
 	return true;
 }
 
+/*
+ * Complete a direct park (park_direct) on the G that was switched to: run
+ * the parked G's unlock function -- now that nobody runs on its stack --
+ * and leave the scheduler state.  Every place where a G resumes calls
+ * this: the return from mcall, from a direct switch, and a new G's entry.
+ */
+static inline void finish_switch(m_t *m)
+{
+	bool (*f)(g_t *, void *) = m->pendingunlockf;
+	if (f) {
+		g_t *pg = m->pendingg;
+		m->pendingunlockf = NULL;
+		m->pendingg = NULL;
+		if (!f(pg, m->pendingarg)) {
+			/* The wait was cancelled: the parked G runs again soon. */
+			atomic_store_explicit(&pg->status, G_RUNNABLE, memory_order_relaxed);
+			goro__runqput(m->p, pg, true);
+		}
+	}
+	atomic_store_explicit(&m->insched, false, memory_order_release);
+}
+
+/*
+ * Park the current G and switch straight to the next G of this P's queue,
+ * without the trip through g0.  Safe with any number of Ps because the
+ * parked G is reachable by a waker only through the object whose lock
+ * unlockf releases -- and that happens after the switch, on the next G
+ * (finish_switch).  The next G comes from our own queue (owner only).
+ * Anything unusual takes the general path.  Returns false if it did not
+ * switch.
+ */
+static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *arg)
+{
+	p_t *p = m->p;
+	if (unlockf == NULL || m->locks == 0 || g->lockedm || m->pendingunlockf ||
+	    p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    atomic_load_explicit(&m->pstolen, memory_order_relaxed) ||
+	    (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0))
+		return false;
+	bool inherit;
+	g_t *next = goro__runqget(p, &inherit);
+	if (next == NULL)
+		return false;
+	if (next->stack_lo == NULL || next->lockedm) {
+		goro__runqput(p, next, true);	/* back where it was: runs next */
+		return false;
+	}
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	g->cpucycles += now - m->segstart;
+	g->m = NULL;
+	g->parked_since = 0;
+	g->saved_errno = errno;
+	atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+	m->pendingunlockf = unlockf;
+	m->pendingarg = arg;
+	m->pendingg = g;
+	m->curg = next;
+	next->m = m;
+	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	if (!inherit) {
+		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__ctx_switch(&g->ctx, &next->ctx);
+	/* Resumed, perhaps on another M. */
+	finish_switch(goro__getm());
+	goro__set_errno(g->saved_errno);
+	return true;
+}
+
 void goro__gopark(bool (*unlockf)(g_t *, void *), void *arg, int reason)
 {
 	m_t *m = goro__m;
 	g_t *g = m->curg;
 	if (g == NULL)
 		goro__throw("gopark outside a goroutine");
+	g->waitreason = reason;
+	if (park_direct(m, g, unlockf, arg))
+		return;
 	m->waitunlockf = unlockf;
 	m->waitarg = arg;
-	g->waitreason = reason;
 	mcall(park_m);
 }
 
@@ -1103,7 +1184,9 @@ void goro__goexit1(void)
 
 static void gentry(void)
 {
-	g_t *g = getg();
+	m_t *m = goro__m;
+	finish_switch(m);
+	g_t *g = m->curg;
 	errno = 0;
 	g->fn(g->arg);
 	goro__goexit1();

@@ -241,6 +241,10 @@ struct goro__m {
 	uint64_t segstart;	/* cycles when curg's current run segment began */
 	bool (*waitunlockf)(g_t *, void *);	/* goro__gopark's, for park_m */
 	void *waitarg;
+	/* A direct park's unlock, run by the G switched to (proc.c). */
+	bool (*pendingunlockf)(g_t *, void *);
+	void *pendingarg;
+	g_t *pendingg;
 	bool isM0;		/* the thread that called goro_run */
 	bool spinning;		/* looking for work */
 	bool blocked;		/* parked on its note */
