@@ -13,7 +13,6 @@
 #ifndef GORO_H
 #define GORO_H
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -81,6 +80,8 @@ int goro_preemptible_object(const void *addr, int preemptible);
 void goro_syscall_enter(void);
 void goro_syscall_exit(void);
 void goro_syscall_enter_blocking(void);
+/* goro_syscall_exit that never changes errno, even on misuse (GORO_SYSCALL). */
+void goro_syscall_leave(void);
 
 ssize_t goro_read(int fd, void *buf, size_t n);
 ssize_t goro_write(int fd, const void *buf, size_t n);
@@ -95,9 +96,7 @@ ssize_t goro_write(int fd, const void *buf, size_t n);
 #define GORO_SYSCALL(expr) __extension__ ({			\
 	goro_syscall_enter();					\
 	__typeof__(expr) goro_sc_r_ = (expr);			\
-	int goro_sc_e_ = errno;					\
-	goro_syscall_exit();					\
-	errno = goro_sc_e_;					\
+	goro_syscall_leave();					\
 	goro_sc_r_;						\
 })
 #endif

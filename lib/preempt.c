@@ -561,6 +561,11 @@ void goro__preemptone(p_t *p, m_t *m)
 		return;
 	if (atomic_exchange(&m->signalpending, true))
 		return;		/* one signal at a time per M */
+	/* The other half of entersyscall's handshake (syscall.c). */
+	if (atomic_load_explicit(&m->insyscall, memory_order_seq_cst)) {
+		atomic_store(&m->signalpending, false);
+		return;
+	}
 	goro__tgkill(m, SIGURG);
 }
 

@@ -31,7 +31,16 @@ void goro__entersyscall(void)
 	g_t *g = m->curg;
 	p_t *p = m->p;
 	g->saved_errno = errno;
-	atomic_store_explicit(&m->insyscall, true, memory_order_relaxed);
+	/*
+	 * Handshake with sysmon's preemption signal, Dekker style: we set
+	 * insyscall then look at signalpending; sysmon sets signalpending
+	 * then looks at insyscall.  Either it does not signal, or we wait
+	 * here until its signal has landed (microseconds) -- never in the
+	 * call, where the signal would be an EINTR.
+	 */
+	atomic_store_explicit(&m->insyscall, true, memory_order_seq_cst);
+	while (atomic_load_explicit(&m->signalpending, memory_order_seq_cst))
+		goro__cpu_relax();
 	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
 	atomic_store_explicit(&p->syscalltick, p->syscalltick + 1, memory_order_relaxed);
 	atomic_store_explicit(&p->syscallwhen, goro__cycles(), memory_order_relaxed);
@@ -77,9 +86,10 @@ void goro__exitsyscall(void)
 	m->oldp = NULL;
 	uint32_t st = P_SYSCALL;
 	if (p && atomic_compare_exchange_strong(&p->status, &st, P_RUNNING)) {
-		/* Fast path: nobody took our P. */
+		/* Fast path: nobody took our P.  A new time slice begins. */
 		m->p = p;
 		p->m = m;
+		atomic_store_explicit(&p->runstart, goro__cycles(), memory_order_relaxed);
 	} else {
 		goro__lock(&goro__sched.lock);
 		p = goro__pidleget();
@@ -154,6 +164,16 @@ GORO__EXPORT void goro_syscall_enter_blocking(void)
 	}
 	goro__releasem(m);
 	goro__set_errno(e);
+}
+
+/* goro_syscall_exit that never changes errno, even on misuse (GORO_SYSCALL). */
+GORO__EXPORT void goro_syscall_leave(void)
+{
+	m_t *m = goro__m;
+	if (m == NULL || m->curg == NULL ||
+	    atomic_load_explicit(&m->curg->status, memory_order_relaxed) != G_SYSCALL)
+		return;
+	goro__exitsyscall();	/* keeps errno, on whichever thread it returns */
 }
 
 GORO__EXPORT ssize_t goro_read(int fd, void *buf, size_t n)
