@@ -43,7 +43,9 @@ void goro__entersyscall(void)
 		goro__cpu_relax();
 	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
 	atomic_store_explicit(&p->syscalltick, p->syscalltick + 1, memory_order_relaxed);
-	atomic_store_explicit(&p->syscallwhen, goro__cycles(), memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	atomic_store_explicit(&p->syscallwhen, now, memory_order_relaxed);
+	g->cpucycles += now - m->segstart;	/* goro_cputime: not the call */
 	m->oldp = p;
 	m->p = NULL;
 	p->m = NULL;
@@ -98,6 +100,7 @@ void goro__exitsyscall(void)
 			goro__acquirep(p);
 	}
 	atomic_store_explicit(&m->insyscall, false, memory_order_relaxed);
+	m->segstart = goro__cycles();
 	if (p) {
 		atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 		errno = e;

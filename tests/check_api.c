@@ -22,17 +22,7 @@
 #include <unistd.h>
 
 #include "goro.h"
-
-#define MS 1000000LL
-
-/* errno of the thread running the caller now (see check_sched.c). */
-static __attribute__((noinline)) int *
-errnoloc(void)
-{
-	__asm__ volatile("");
-	return &errno;
-}
-#define ERRNO (*errnoloc())
+#include "goro_test.h"
 
 /* Assert that expr (a call) evaluates to want and sets errno to err. */
 #define ck_assert_fails(expr, want, err) do {				\
@@ -52,22 +42,6 @@ errnoloc(void)
 	ck_assert_msg(e_ == (err), "%s: errno %d (%s), want %d (%s)",	\
 	    #stmt, e_, strerror(e_), (err), strerror(err));		\
 } while (0)
-
-static void
-run(void (*fn)(void *), void *arg)
-{
-	ck_assert_int_eq(goro_run(fn, arg), 0);
-}
-
-static void
-run_procs(int procs, void (*fn)(void *), void *arg)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof buf, "%d", procs);
-	ck_assert_int_eq(setenv("GOROMAXPROCS", buf, 1), 0);
-	run(fn, arg);
-}
 
 static void
 nop(void *arg)
@@ -618,20 +592,10 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------- */
 
-#define tcase(s, name, t, from, to, timeout) do {			\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_loop_test(tc_, t, from, to);				\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("api");
-	SRunner *sr;
-	int nfailed;
 
 	tcase(s, "goro_run", test_run, 0, 1, 30);
 	tcase(s, "goro_go", test_go, 0, 1, 30);
@@ -646,9 +610,5 @@ main(void)
 	tcase(s, "GOROMAXPROCS", test_env_maxprocs, 0, 3, 30);
 	tcase(s, "GOROMAXPROCS malformed", test_env_maxprocs_bad, 0, 7, 30);
 	tcase(s, "GOROQUANTUM", test_env_quantum, 0, 8, 30);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed ? 1 : 0;
+	return goro_test_main(s);
 }

@@ -22,23 +22,7 @@
 
 #include "goro.h"
 #include "chan.h"
-
-#define MS 1000000LL
-
-/*
- * The errno of the thread running the caller now.  A G that blocks may
- * resume on another M, and since __errno_location() is declared const the
- * compiler may keep &errno from before a blocking call; reading errno
- * through this out-of-line function (which it cannot treat as const,
- * because of the volatile asm) is always right.
- */
-static __attribute__((noinline)) int *
-errnoloc(void)
-{
-	__asm__ volatile("");
-	return &errno;
-}
-#define ERRNO (*errnoloc())
+#include "goro_test.h"
 
 /*
  * Checks for hot loops and for code running on many Gs at once.  Check's
@@ -60,12 +44,6 @@ errnoloc(void)
 } while (0)
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static void
-run(void (*fn)(void *), void *arg)
-{
-	ck_assert_int_eq(goro_run(fn, arg), 0);
-}
 
 static void
 spawn(void (*fn)(void *), void *arg)
@@ -1595,21 +1573,10 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------- */
 
-/* One TCase per behaviour; loop tests run the test for _i in [from, to). */
-#define tcase(s, name, t, from, to, timeout) do {			\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_loop_test(tc_, t, from, to);				\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("chan");
-	SRunner *sr;
-	int nfailed;
 
 	tcase(s, "semantics", test_semantics_table, 0,
 	    (int)(sizeof semantics / sizeof semantics[0]), 10);
@@ -1631,9 +1598,5 @@ main(void)
 	tcase(s, "deadlock reported", test_deadlock_reported, 0, 2, 30);
 	tcase(s, "deadlock not reported", test_deadlock_not_reported, 0, 2, 30);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return goro_test_main(s);
 }

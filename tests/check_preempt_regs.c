@@ -29,8 +29,7 @@
 #include <unistd.h>
 
 #include "goro.h"
-
-#define MS 1000000LL
+#include "goro_test.h"
 
 /* tests/regs_x86_64.S */
 struct regs_arg {
@@ -108,15 +107,16 @@ struct experiment {
 	goro_stats_t before, after;
 };
 
-static volatile int stop;
+/* Read by the assembly loops as a plain int, so not goro_test.h's stop. */
+static volatile int regs_stop;
 
 /* Ends the loops if main never gets the CPU back (no preemption). */
-static void *watchdog(void *arg)
+static void *regs_watchdog(void *arg)
 {
 	struct timespec ts = { *(int *)arg, 0 };
 
 	nanosleep(&ts, NULL);
-	stop = 1;
+	regs_stop = 1;
 	return NULL;
 }
 
@@ -144,7 +144,7 @@ static void experiment_main(void *arg)
 
 			h->variant = v;
 			h->a.max_iters = UINT64_MAX;
-			h->a.stop = &stop;
+			h->a.stop = &regs_stop;
 			h->wg = &wg;
 			goro_wg_add(&wg, 1);
 			ck_assert_int_gt(goro_go(hog_main, h), 0);
@@ -166,7 +166,7 @@ static void experiment_main(void *arg)
 		    now.preempt_async - e->before.preempt_async >= MIN_PREEMPT))
 			break;
 	}
-	stop = 1;
+	regs_stop = 1;
 	goro_wg_wait(&wg);
 	ck_assert_int_eq(goro_stats(&e->after), 0);
 }
@@ -181,8 +181,8 @@ static void run_experiment(int procs, unsigned variants)
 	e.procs = procs;
 	e.run_ns = 1000 * MS;
 	e.variants = variants;
-	stop = 0;
-	ck_assert_int_eq(pthread_create(&wd, NULL, watchdog, &wd_s), 0);
+	regs_stop = 0;
+	ck_assert_int_eq(pthread_create(&wd, NULL, regs_watchdog, &wd_s), 0);
 	pthread_detach(wd);
 	ck_assert_int_eq(goro_run(experiment_main, &e), 0);
 
@@ -273,34 +273,20 @@ START_TEST(mixed_2p_migration)
 }
 END_TEST
 
-/* One TCase per behaviour, each with its own generous time-out. */
-#define ADD_TCASE(s, fn) do {						\
-	TCase *tc_ = tcase_create(#fn);					\
-	tcase_set_timeout(tc_, 60);					\
-	tcase_add_test(tc_, fn);					\
-	suite_add_tcase((s), tc_);					\
-} while (0)
-
 static Suite *preempt_regs_suite(void)
 {
 	Suite *s = suite_create("preempt_regs");
 
-	ADD_TCASE(s, gpr_redzone_x87_flags);
-	ADD_TCASE(s, sse);
-	ADD_TCASE(s, avx);
-	ADD_TCASE(s, avx512);
-	ADD_TCASE(s, mixed_1p);
-	ADD_TCASE(s, mixed_2p_migration);
+	ADD_TCASE(s, gpr_redzone_x87_flags, 60);
+	ADD_TCASE(s, sse, 60);
+	ADD_TCASE(s, avx, 60);
+	ADD_TCASE(s, avx512, 60);
+	ADD_TCASE(s, mixed_1p, 60);
+	ADD_TCASE(s, mixed_2p_migration, 60);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(preempt_regs_suite());
-	int nfail;
-
-	srunner_run_all(sr, CK_ENV);
-	nfail = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return goro_test_main(preempt_regs_suite());
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "runtime.h"
+#include "goro_test.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -556,32 +557,18 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
-#define tcase(s, name, t, timeout) do {					\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_test(tc_, t);						\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("runq");
-	SRunner *sr;
-	int nfailed;
 
-	tcase(s, "put/get FIFO", test_fifo, 30);
-	tcase(s, "runnext", test_runnext, 30);
-	tcase(s, "steal half", test_steal_half, 30);
-	tcase(s, "grab", test_grab, 30);
-	tcase(s, "overflow to the global queue", test_overflow, 30);
-	tcase(s, "overflow from runnext", test_overflow_runnext, 30);
-	tcase(s, "global queue get", test_globrunqget, 30);
-	tcase(s, "concurrent stealers", test_concurrent_stealers, 60);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed ? 1 : 0;
+	tcase(s, "put/get FIFO", test_fifo, 0, 1, 30);
+	tcase(s, "runnext", test_runnext, 0, 1, 30);
+	tcase(s, "steal half", test_steal_half, 0, 1, 30);
+	tcase(s, "grab", test_grab, 0, 1, 30);
+	tcase(s, "overflow to the global queue", test_overflow, 0, 1, 30);
+	tcase(s, "overflow from runnext", test_overflow_runnext, 0, 1, 30);
+	tcase(s, "global queue get", test_globrunqget, 0, 1, 30);
+	tcase(s, "concurrent stealers", test_concurrent_stealers, 0, 1, 60);
+	return goro_test_main(s);
 }

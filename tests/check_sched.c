@@ -24,40 +24,9 @@
 #include <unistd.h>
 
 #include "goro.h"
-
-#define MS 1000000LL
-
-/*
- * The errno of the thread running the caller now.  A G may resume on
- * another M after it yields, and since __errno_location() is declared
- * const the compiler may keep &errno from before the yield; reading
- * errno through this out-of-line function is always right.
- */
-static __attribute__((noinline)) int *
-errnoloc(void)
-{
-	__asm__ volatile("");
-	return &errno;
-}
-#define ERRNO (*errnoloc())
+#include "goro_test.h"
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static void
-run(void (*fn)(void *), void *arg)
-{
-	ck_assert_int_eq(goro_run(fn, arg), 0);
-}
-
-static void
-run_procs(int procs, void (*fn)(void *), void *arg)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof buf, "%d", procs);
-	ck_assert_int_eq(setenv("GOROMAXPROCS", buf, 1), 0);
-	run(fn, arg);
-}
 
 static void
 spawn(void (*fn)(void *), void *arg)
@@ -757,20 +726,10 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------- */
 
-#define tcase(s, name, t, from, to, timeout) do {			\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_loop_test(tc_, t, from, to);				\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("sched");
-	SRunner *sr;
-	int nfailed;
 
 	/* Loop index i, where it is used as such: i + 1 Ps. */
 	tcase(s, "a million goroutines", test_million, 0, 1, 60);
@@ -789,9 +748,5 @@ main(void)
 	tcase(s, "sleep accuracy", test_sleep, 0, 2, 30);
 	tcase(s, "sleep beside busy Gs (async preemption)", test_sleep_busy, 0, 1, 30);
 	tcase(s, "idle uses no CPU", test_idle, 0, 1, 30);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed ? 1 : 0;
+	return goro_test_main(s);
 }

@@ -21,16 +21,7 @@
 #include <unistd.h>
 
 #include "goro.h"
-
-#define MS 1000000LL
-
-static __attribute__((noinline)) int *
-errnoloc(void)
-{
-	__asm__ volatile("");
-	return &errno;
-}
-#define ERRNO (*errnoloc())
+#include "goro_test.h"
 
 /* ---- running a doomed runtime in a child ------------------------------ */
 
@@ -462,29 +453,15 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------- */
 
-#define tcase(s, name, t, from, to, timeout) do {			\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_loop_test(tc_, t, from, to);				\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("stack");
-	SRunner *sr;
-	int nfailed;
 
 	tcase(s, "guard page hit reported", test_overflow, 0, 3, 60);
 	tcase(s, "big frame past the guard page reported", test_overflow_big_frame, 0, 3, 60);
 	tcase(s, "other SIGSEGV kept", test_other_segv, 0, 3, 60);
 	tcase(s, "stack sizes", test_sizes, 0, 1, 60);
 	tcase(s, "stack below the minimum", test_too_small, 0, 1, 30);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed ? 1 : 0;
+	return goro_test_main(s);
 }

@@ -20,27 +20,7 @@
 #include <unistd.h>
 
 #include "goro.h"
-
-#define MS 1000000LL
-
-/* errno of the thread running the caller now (see check_sched.c). */
-static __attribute__((noinline)) int *
-errnoloc(void)
-{
-	__asm__ volatile("");
-	return &errno;
-}
-#define ERRNO (*errnoloc())
-
-static void
-run_procs(int procs, void (*fn)(void *), void *arg)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof buf, "%d", procs);
-	ck_assert_int_eq(setenv("GOROMAXPROCS", buf, 1), 0);
-	ck_assert_int_eq(goro_run(fn, arg), 0);
-}
+#include "goro_test.h"
 
 static void
 spawn(void (*fn)(void *), void *arg)
@@ -403,20 +383,10 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------- */
 
-#define tcase(s, name, t, from, to, timeout) do {			\
-	TCase *tc_ = tcase_create(name);				\
-									\
-	tcase_set_timeout(tc_, timeout);				\
-	tcase_add_loop_test(tc_, t, from, to);				\
-	suite_add_tcase(s, tc_);					\
-} while (0)
-
 int
 main(void)
 {
 	Suite *s = suite_create("sync");
-	SRunner *sr;
-	int nfailed;
 
 	tcase(s, "mutex under contention", test_contention, 0, 4, 60);
 	tcase(s, "trylock", test_trylock, 0, 1, 30);
@@ -424,9 +394,5 @@ main(void)
 	tcase(s, "wait group waiters", test_wg_waiters, 0, 2, 30);
 	tcase(s, "wait group below zero", test_wg_negative, 0, 1, 30);
 	tcase(s, "static initialisers", test_initialisers, 0, 1, 60);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed ? 1 : 0;
+	return goro_test_main(s);
 }

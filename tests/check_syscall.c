@@ -35,120 +35,19 @@
 #include <wchar.h>
 
 #include "goro.h"
-
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
+#include "goro_test.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static atomic_int expect_failures;
-static char expect_msg[256];
-
-static void expect_failed(const char *file, int line, const char *what)
-{
-	if (atomic_fetch_add(&expect_failures, 1) == 0)
-		snprintf(expect_msg, sizeof expect_msg, "%s:%d: %s", file,
-		    line, what);
-}
-
-/* An assertion for any G: recorded, reported by run() once goro_run returns. */
-#define EXPECT(cond) do {						\
-	if (!(cond))							\
-		expect_failed(__FILE__, __LINE__, #cond);		\
-} while (0)
-
-static void run(void (*fn)(void *), void *arg)
-{
-	atomic_store(&expect_failures, 0);
-	ck_assert_int_eq(goro_run(fn, arg), 0);
-	ck_assert_msg(atomic_load(&expect_failures) == 0,
-	    "%d expectation(s) failed in goroutines, first: %s",
-	    atomic_load(&expect_failures), expect_msg);
-}
 
 static void spawn(void (*fn)(void *), void *arg)
 {
 	EXPECT(goro_go(fn, arg) > 0);
 }
 
-static goro_stats_t stats(void)
-{
-	goro_stats_t st;
-
-	memset(&st, 0, sizeof st);
-	EXPECT(goro_stats(&st) == 0);
-	return st;
-}
-
-/* CLOCK_MONOTONIC without going through goro. */
-static int64_t mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static struct timespec ts_of(int64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / SEC), (long)(ns % SEC) };
-
-	return ts;
-}
-
 static pid_t gettid_(void)
 {
 	return (pid_t)syscall(SYS_gettid);
 }
-
-/* Spin call-free for about n iterations (a few ns each). */
-static void spin(uint64_t n)
-{
-	for (volatile uint64_t i = 0; i < n; i++)
-		;
-}
-
-/* Read and write errno through pointers the compiler cannot see into, so
- * every access really calls __errno_location() on the current thread: a G
- * may change threads at any runtime call, and a cached &errno would then
- * be the old thread's (goro(7), CAVEATS). */
-static int get_errno_(void) { return errno; }
-static void set_errno_(int v) { errno = v; }
-static int (*volatile get_errno)(void) = get_errno_;
-static void (*volatile set_errno)(int) = set_errno_;
-
-/* Set by a test or by the watchdog; every loop that could run away polls it. */
-static atomic_int stop;
-
-static void *watchdog_main(void *arg)
-{
-	int64_t ns = (int64_t)(intptr_t)arg;
-	struct timespec ts = ts_of(ns);
-
-	nanosleep(&ts, NULL);
-	atomic_store(&stop, 1);
-	return NULL;
-}
-
-/* Make every polling loop stop after ns, whatever the runtime does. */
-static void watchdog(int64_t ns)
-{
-	pthread_t t;
-
-	atomic_store(&stop, 0);
-	ck_assert_int_eq(pthread_create(&t, NULL, watchdog_main,
-	    (void *)(intptr_t)ns), 0);
-	pthread_detach(t);
-}
-
-/* One TCase per behaviour, each with a generous time-out. */
-#define ADD_TCASE(s, fn, secs) do {					\
-	TCase *tc_ = tcase_create(#fn);					\
-	tcase_set_timeout(tc_, (secs));					\
-	tcase_add_test(tc_, fn);					\
-	suite_add_tcase((s), tc_);					\
-} while (0)
 
 /* ---- the common shape: A blocks, B (a yield loop) must run meanwhile ------ */
 
@@ -1260,11 +1159,5 @@ static Suite *syscall_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(syscall_suite());
-	int nfail;
-
-	srunner_run_all(sr, CK_ENV);
-	nfail = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return goro_test_main(syscall_suite());
 }
