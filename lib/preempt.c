@@ -362,7 +362,7 @@ uintptr_t goro__redirect_taken(void)
 
 static struct sigaction appurg;		/* the application's SIGURG disposition */
 static _Atomic bool appurg_set;
-static uintptr_t gentry_pc;		/* start of the G entry function */
+static uintptr_t gentry_pc, gentry_end;	/* the G entry function's text */
 
 /* async-signal-safe */
 static void forward(int sig, siginfo_t *si, void *uc)
@@ -438,8 +438,7 @@ static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 		 */
 		if (ip >= (unw_word_t)goro__preempt_text_start && ip < (unw_word_t)goro__preempt_text_end)
 			return UNSAFE;
-		unw_proc_info_t pi;
-		if (unw_get_proc_info(&c, &pi) == 0 && pi.start_ip == gentry_pc) {
+		if (ip - 1 >= gentry_pc && ip - 1 < gentry_end) {
 			if (!unsafe)
 				return SAFE;
 			if (!haveredir)
@@ -454,7 +453,9 @@ static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 			pendingredir = true;
 			haveredir = false;
 			/* Returns a thread-local address: its caller must not move. */
-			if (pi.start_ip == tlsfn[0] || pi.start_ip == tlsfn[1])
+			unw_proc_info_t pi;
+			if (unw_get_proc_info(&c, &pi) == 0 &&
+			    (pi.start_ip == tlsfn[0] || pi.start_ip == tlsfn[1]))
 				pendingredir = false;
 		} else if (pendingredir) {
 			/* The first safe frame outside an unsafe one. */
@@ -635,7 +636,15 @@ void goro__preempt_init(void)
 {
 	goro__xsave_init();
 	preempt_room = goro__preempt_frame_size() + 16384;
+	/* Found once here, so a walk needs no FDE look-up per frame for it. */
 	gentry_pc = (uintptr_t)goro__gentry_addr();
+	gentry_end = gentry_pc + 1;
+	unw_proc_info_t pi;
+	if (unw_get_proc_info_by_ip(unw_local_addr_space, gentry_pc + 1, &pi, NULL) == 0 &&
+	    pi.start_ip == gentry_pc)
+		gentry_end = pi.end_ip;
+	else
+		goro__throw("preempt: no unwind information for the G entry");
 	tlsfn[0] = (uintptr_t)dlsym(RTLD_DEFAULT, "__errno_location");
 	tlsfn[1] = (uintptr_t)dlsym(RTLD_DEFAULT, "pthread_self");
 	buildtable();
