@@ -36,6 +36,7 @@
 #define IDLE_SLEEP_NS 100000000		/* nothing due: check back at least this often */
 #define RETRY_NS 1000000		/* re-signal an M whose G did not stop */
 #define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
+#define SPIN_NS 25000			/* deadlines closer than this: spin */
 
 static goro__note_t wakenote;
 static _Atomic int64_t sleepuntil;	/* when sysmon will next wake (ns); 0 awake */
@@ -299,6 +300,15 @@ static void sysmon_main(void)
 		now = goro__nanotime();
 		if (next <= now)
 			continue;
+		/*
+		 * A deadline this close (a syscall's 20 us mark) is met by
+		 * spinning: a timed futex sleep wakes tens of microseconds late.
+		 */
+		if (next - now <= SPIN_NS) {
+			while (goro__nanotime() < next && !atomic_load_explicit(&kick, memory_order_relaxed))
+				goro__cpu_relax();
+			continue;
+		}
 		atomic_store(&wakenote.key, 0);
 		atomic_store_explicit(&sleepuntil, next, memory_order_seq_cst);
 		/*
