@@ -752,14 +752,10 @@ nop:
 	if (when != 0) {
 		now = goro__nanotime();
 		timeout = when > now ? when - now : 1;
-		int64_t pu = atomic_load(&goro__sched.pollUntil);
-		if (pu == 0 || when < pu)
-			atomic_store(&goro__sched.pollUntil, when);
 	}
 	stopm(timeout);
 	if (m->p == NULL) {
 		/* Timer wake-up: find an idle P to run the timers. */
-		atomic_store(&goro__sched.pollUntil, 0);
 		goro__lock(&goro__sched.lock);
 		p = goro__pidleget();
 		goro__unlock(&goro__sched.lock);
@@ -1012,7 +1008,6 @@ static void park_m(g_t *g)
 {
 	m_t *m = goro__m;
 	dropg(m, g);
-	g->parked_since = 0;
 	atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
 	bool (*f)(g_t *, void *) = m->waitunlockf;
 	if (f) {
@@ -1084,7 +1079,6 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 	uint64_t now = goro__cycles();
 	g->cpucycles += now - m->segstart;
 	g->m = NULL;
-	g->parked_since = 0;
 	g->saved_errno = errno;
 	atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
 	m->pendingunlockf = unlockf;
@@ -1425,15 +1419,6 @@ int goro__run(void (*main_fn)(void *), void *arg)
 	return 0;
 }
 
-int goro__gcount(void)
-{
-	return (int)atomic_load(&goro__sched.ngoroutines);
-}
-
-int goro__mlive(void)
-{
-	return atomic_load(&mlive);
-}
 
 /* ---- entry points for syscall.c and preempt.c ------------------------------- */
 

@@ -156,13 +156,10 @@ struct goro__g {
 	int lockcount;			/* nesting of goro_lock_thread */
 	g_t *schedlink;			/* global run queue or free list link */
 	goro__sudog_t *waiting;		/* sudogs of a parked channel op */
-	goro__timer_t *sleeptimer;	/* goro_sleep's timer (on this G's stack) */
 	int waitreason;			/* WAIT_*; valid while G_WAITING */
 	const char *name;
 	int saved_errno;		/* errno while not running */
-	void *park_lock;		/* lock to drop once parked (goro__park) */
 	bool selectdone;		/* a select case has been claimed (chan.c) */
-	int64_t parked_since;
 
 	/* Preemption (preempt.c).  preempt is set by sysmon or a waker. */
 	_Atomic bool preempt;		/* a stop is requested */
@@ -192,7 +189,6 @@ struct goro__p {
 	_Atomic uint32_t syscalltick;	/* incremented on every syscall */
 	_Atomic uint64_t switches;	/* Gs switched to on this P (owner writes) */
 	_Atomic uint64_t runstart;	/* cycles when the current time slice began */
-	_Atomic uint32_t runtick;	/* schedtick sysmon last looked at */
 	_Atomic uint64_t syscallwhen;	/* cycles when its M entered a syscall */
 
 	/* Run queue: lock-free, one producer (the owner), many consumers. */
@@ -262,11 +258,9 @@ struct goro__m {
 
 	/* Preemption (preempt.c, sysmon). */
 	_Atomic bool signalpending;	/* a SIGURG sent, not yet handled */
-	_Atomic uint32_t preemptgen;	/* handler runs */
 	clockid_t cpuclock;		/* this thread's CPU clock */
 	int statfd;			/* /proc/self/task/TID/stat, for sysmon */
 	int64_t lastcpu;		/* sysmon's last reading of cpuclock */
-	void *unw_ctx;			/* libunwind scratch (preempt.c) */
 	void (*mstartfn)(void);
 };
 
@@ -286,7 +280,6 @@ struct goro__sched {
 	p_t *pidle;
 	_Atomic int npidle;
 	_Atomic int nmspinning;
-	_Atomic int64_t pollUntil;	/* earliest timer an idle M sleeps to; 0 none */
 
 	/* All Ms (lock for writes). */
 	m_t *allm;
@@ -310,7 +303,7 @@ struct goro__sched {
 	_Atomic bool running;		/* a runtime is running in this process */
 
 	/* Counters for goro_stats. */
-	_Atomic uint64_t steals, switches, handoffs;
+	_Atomic uint64_t steals, handoffs;	/* switches: per P */
 	_Atomic uint64_t preempt_async, preempt_deferred, preempt_redirected;
 
 	int64_t starttime;
@@ -393,8 +386,6 @@ void goro__globrunqput(g_t *g);
 void goro__wakep(void);
 /* Preempted at a safe point (preempt.c): queue the G globally and reschedule. */
 void goro__gopreempt(void);
-/* Dead-G and P helpers used by sysmon and debug.c. */
-int goro__gcount(void);
 /* Called on the scheduler stack by any runtime code that wants to switch. */
 void goro__schedule(void) __attribute__((noreturn));
 /* Hand P off from an M that blocks (syscall.c, sysmon). */
@@ -411,7 +402,6 @@ int goro__run(void (*main_fn)(void *), void *arg);
 int64_t goro__cycles2ns(uint64_t c);
 uint64_t goro__ns2cycles(int64_t ns);
 m_t *goro__newm_sys(void (*fn)(void));
-int goro__mlive(void);
 /* Visit every G; f runs with the allg lock held (no allocation, no parking). */
 void goro__forallg(void (*f)(g_t *g, void *arg), void *arg);
 /* Locked threads (syscall.c): hand our P to g's M; park a locked M. */

@@ -49,7 +49,6 @@ static struct pstate {
 	uint32_t schedtick;		/* last seen p->schedtick */
 	uint32_t syscalltick;		/* last seen p->syscalltick */
 	int64_t lastsignal;		/* when we last signalled its M */
-	int64_t runseen;		/* when we first saw this schedtick */
 	g_t *target;			/* G we last asked to stop */
 } pstate[GORO_MAXPROCS_LIMIT];
 
