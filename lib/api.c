@@ -76,7 +76,12 @@ GORO__EXPORT int goro_maxprocs(int n)
 	}
 	if (n == 0)
 		return atomic_load(&goro__sched.gomaxprocs);
-	return goro__procresize(n);
+	int old = goro__procresize(n);
+	/* A caller left on a P that is going away moves to one that stays. */
+	m_t *m = goro__m;
+	if (old > 0 && m && m->curg && m->p && m->p->id >= n)
+		goro__gosched();
+	return old;
 }
 
 struct stats_acc {

@@ -545,8 +545,16 @@ void goro__startm(p_t *p, bool spinning)
  * Hand off p from an M that is blocked (in a syscall, or in unsafe code):
  * start an M for it if there is work, else put it on the idle list.
  */
+static void killp(p_t *p);
+
 void goro__handoffp(p_t *p)
 {
+	if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+		/* A P beyond gomaxprocs (maxprocs shrank): nobody runs it again. */
+		killp(p);
+		goro__wakep();
+		return;
+	}
 	if (!goro__runqempty(p) || atomic_load(&goro__sched.runqsize) > 0) {
 		goro__startm(p, false);
 		return;
@@ -597,18 +605,23 @@ static void resetspinning(void)
 /* ---- the schedule loop --------------------------------------------------- */
 
 /* The P is beyond gomaxprocs: drain it and let it die.  Called by its M. */
-static void destroyp(m_t *m)
+static void killp(p_t *p)
 {
-	p_t *p = m->p;
 	bool inherit;
 	g_t *g;
 	while ((g = goro__runqget(p, &inherit)) != NULL)
 		goro__globrunqput(g);
 	goro__movetimers(p, goro__sched.allp[0]);
 	gfpurge(p);
-	m->p = NULL;
 	p->m = NULL;
 	atomic_store(&p->status, P_DEAD);
+}
+
+static void destroyp(m_t *m)
+{
+	p_t *p = m->p;
+	m->p = NULL;
+	killp(p);
 }
 
 /* Earliest timer of all live Ps (0 if none). */

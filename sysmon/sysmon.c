@@ -185,10 +185,17 @@ static int64_t sysmon_round(int64_t now)
 	if (blockcheck)
 		lastblockcheck = now;
 
-	for (int i = 0; i < np; i++) {
+	/* Ps beyond gomaxprocs still in use after a shrink are seen too. */
+	int nall = goro__sched.nallp;
+	for (int i = 0; i < nall; i++) {
 		p_t *p = goro__sched.allp[i];
 		struct pstate *ps = &pstate[i];
 		uint32_t st = atomic_load_explicit(&p->status, memory_order_acquire);
+		bool dying = i >= np;
+		if (dying && st == P_SYSCALL) {
+			retake_syscall(p);	/* handoffp kills it */
+			continue;
+		}
 		if (st == P_SYSCALL) {
 			uint32_t t = atomic_load(&p->syscalltick);
 			uint64_t since = atomic_load(&p->syscallwhen);
@@ -246,10 +253,10 @@ static int64_t sysmon_round(int64_t now)
 		}
 		/* Preempting is pointless when nothing else wants the P. */
 		bool exiting = atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed);
-		bool wanted = timerlate || waiting || exiting;
+		bool wanted = timerlate || waiting || exiting || dying;
 		if (!wanted)
 			ps->target = NULL;
-		if (wanted && (ran >= quantum || timerlate || exiting)) {
+		if (wanted && (ran >= quantum || timerlate || exiting || dying)) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*
 				 * Never signal a thread asleep in the kernel: that
