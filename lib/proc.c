@@ -465,6 +465,8 @@ static void schedexit(m_t *m)
 	goro__ctx_jump(&m->g0ctx);	/* M0: back in goro_run; others: thread returns */
 }
 
+static bool standby_take(m_t *m);
+
 /*
  * Park the current M until it is handed a P (or the runtime ends).
  * timeout > 0: also wake then, to run timers (the M has no P after that).
@@ -504,12 +506,68 @@ static void stopm(int64_t timeout)
 	m->blocked = false;
 	if (atomic_load(&goro__sched.exiting))
 		schedexit(m);
-	if (m->nextp) {
-		p_t *p = m->nextp;
+	if (m->standbyp && !standby_take(m)) {
+		stopm(timeout);		/* not needed after all: idle again */
+		return;
+	}
+	p_t *np = __atomic_load_n(&m->nextp, __ATOMIC_ACQUIRE);
+	if (np) {
 		m->nextp = NULL;
-		acquirep(p);
+		acquirep(np);
 	}
 	m->segstart = goro__cycles();
+}
+
+/*
+ * Woken as a stand-by (sysmon.c): spin until the mark of the syscall we
+ * watch, then take its P ourselves if the call still lasts -- one CAS,
+ * no wake-up latency, sysmon not involved.  Give up if the call ends
+ * first.  True if we now hold the P.
+ */
+static bool standby_take(m_t *m)
+{
+	p_t *p = m->standbyp;
+	m->standbyp = NULL;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(&p->status, memory_order_acquire) != P_SYSCALL ||
+		    atomic_load_explicit(&p->syscalltick, memory_order_relaxed) != m->standbytick ||
+		    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed))
+			return false;
+		if ((i & 15) == 0 && goro__cycles() >= m->standbymark)
+			break;
+		goro__cpu_relax();
+	}
+	uint32_t st = P_SYSCALL;
+	if (atomic_load_explicit(&p->syscalltick, memory_order_relaxed) != m->standbytick ||
+	    !atomic_compare_exchange_strong(&p->status, &st, P_IDLE))
+		return false;
+	atomic_fetch_add(&goro__sched.handoffs, 1);
+	if (goro__runqempty(p) && atomic_load(&goro__sched.runqsize) == 0) {
+		/* The work went elsewhere meanwhile: the P is just idle. */
+		goro__lock(&goro__sched.lock);
+		goro__pidleput(p);
+		goro__unlock(&goro__sched.lock);
+		return false;
+	}
+	p->m = NULL;
+	acquirep(p);
+	return true;
+}
+
+/* sysmon: wake an idle M to stand by for p's syscall; false if none idle. */
+bool goro__standby_wake(p_t *p, uint32_t tick, uint64_t mark)
+{
+	goro__lock(&goro__sched.lock);
+	m_t *m = mget();
+	goro__unlock(&goro__sched.lock);
+	if (m == NULL)
+		return false;
+	m->nextp = NULL;
+	m->standbyp = p;
+	m->standbytick = tick;
+	m->standbymark = mark;
+	goro__notewakeup(&m->park);	/* publishes the fields above */
+	return true;
 }
 
 /*
@@ -1405,6 +1463,11 @@ int goro__run(void (*main_fn)(void *), void *arg)
 		return -1;
 	}
 	goro__sysmon_start();
+	/*
+	 * One spare M, idle from the start: the first syscall hand-off then
+	 * costs a wake-up that overlaps the 20 us wait, not a thread start.
+	 */
+	newm(NULL, false);
 
 	/* M0's g0: the stack below this frame, with room for the switch. */
 	char *sp = (char *)__builtin_frame_address(0) - 8192;

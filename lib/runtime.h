@@ -242,6 +242,15 @@ struct goro__m {
 	void *pendingarg;
 	g_t *pendingg;
 	bool isM0;		/* the thread that called goro_run */
+	/*
+	 * Stand-by for a syscall hand-off (sysmon.c): sysmon wakes an idle M
+	 * early with the P whose M is in a syscall, the call's syscalltick
+	 * and the cycle count of its 20 us mark; at the mark the M takes the
+	 * P itself if the call still lasts.  Set before the wake-up.
+	 */
+	p_t *standbyp;
+	uint32_t standbytick;
+	uint64_t standbymark;
 	bool spinning;		/* looking for work */
 	bool blocked;		/* parked on its note */
 	int locks;		/* runtime locks held: no preemption while > 0 */
@@ -393,6 +402,7 @@ void goro__handoffp(p_t *p);
 p_t *goro__pidleget(void);
 void goro__pidleput(p_t *p);
 void goro__startm(p_t *p, bool spinning);
+bool goro__standby_wake(p_t *p, uint32_t tick, uint64_t mark);
 int64_t goro__newgoid(p_t *p);
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg);
 void goro__gosched(void);

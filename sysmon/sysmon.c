@@ -37,6 +37,7 @@
 #define RETRY_NS 1000000		/* re-signal an M whose G did not stop */
 #define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
 #define SPIN_NS 25000			/* deadlines closer than this: spin */
+#define STANDBY_SLACK_NS 50000		/* a stand-by M's head start at a mark */
 
 static goro__note_t wakenote;
 static _Atomic int64_t sleepuntil;	/* when sysmon will next wake (ns); 0 awake */
@@ -50,6 +51,7 @@ static struct pstate {
 	uint32_t syscalltick;		/* last seen p->syscalltick */
 	int64_t lastsignal;		/* when we last signalled its M */
 	g_t *target;			/* G we last asked to stop */
+	uint32_t standbytick;		/* syscall a stand-by M was woken for */
 } pstate[GORO_MAXPROCS_LIMIT];
 
 g_t *goro__sysmon_preempt_target(p_t *p)
@@ -202,10 +204,21 @@ static int64_t sysmon_round(int64_t now)
 			int64_t in = since < nowc ? goro__cycles2ns(nowc - since) : 0;
 			ps->syscalltick = t;
 			bool waits = work_waits(p);
-			if ((waits && in >= SYSCALL_MARK_NS) || in >= quantum) {
+			if ((waits && in >= SYSCALL_MARK_NS + STANDBY_SLACK_NS) || in >= quantum ||
+			    (waits && in >= SYSCALL_MARK_NS && ps->standbytick != t)) {
 				if (retake_syscall(p))
 					continue;
 			}
+			/*
+			 * Wake an idle M now to take the P itself at the mark: its
+			 * wake-up latency overlaps the wait instead of following it.
+			 * sysmon retakes only if that M did not, a little later.
+			 */
+			if (waits && in < SYSCALL_MARK_NS && ps->standbytick != t &&
+			    goro__standby_wake(p, t, since + goro__ns2cycles(SYSCALL_MARK_NS)))
+				ps->standbytick = t;
+			if (waits && ps->standbytick == t)
+				in -= STANDBY_SLACK_NS;	/* our own deadline is later */
 			next = min_deadline(next, now + (waits ? SYSCALL_MARK_NS - in : quantum - in));
 			continue;
 		}
