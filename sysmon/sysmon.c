@@ -38,6 +38,8 @@
 #define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
 #define SPIN_NS 25000			/* deadlines closer than this: spin */
 #define STANDBY_SLACK_NS 50000		/* a stand-by M's head start at a mark */
+#define STANDBY_EVERY_NS 1000000		/* at most one stand-by per P per ms: a loop
+					 * of short calls must not wake an M each time */
 
 static goro__note_t wakenote;
 static _Atomic int64_t sleepuntil;	/* when sysmon will next wake (ns); 0 awake */
@@ -52,6 +54,7 @@ static struct pstate {
 	int64_t lastsignal;		/* when we last signalled its M */
 	g_t *target;			/* G we last asked to stop */
 	uint32_t standbytick;		/* syscall a stand-by M was woken for */
+	int64_t laststandby;		/* when we last woke one (at most one a ms) */
 } pstate[GORO_MAXPROCS_LIMIT];
 
 g_t *goro__sysmon_preempt_target(p_t *p)
@@ -215,8 +218,11 @@ static int64_t sysmon_round(int64_t now)
 			 * sysmon retakes only if that M did not, a little later.
 			 */
 			if (waits && in < SYSCALL_MARK_NS && ps->standbytick != t &&
-			    goro__standby_wake(p, t, since + goro__ns2cycles(SYSCALL_MARK_NS)))
+			    now - ps->laststandby >= STANDBY_EVERY_NS &&
+			    goro__standby_wake(p, t, since + goro__ns2cycles(SYSCALL_MARK_NS))) {
 				ps->standbytick = t;
+				ps->laststandby = now;
+			}
 			if (waits && ps->standbytick == t)
 				in -= STANDBY_SLACK_NS;	/* our own deadline is later */
 			next = min_deadline(next, now + (waits ? SYSCALL_MARK_NS - in : quantum - in));
