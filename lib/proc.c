@@ -641,8 +641,11 @@ void goro__handoffp(p_t *p)
 
 void goro__wakep(void)
 {
-	if (atomic_load_explicit(&goro__sched.npidle, memory_order_relaxed) == 0)
+	if (atomic_load_explicit(&goro__sched.npidle, memory_order_relaxed) == 0) {
+		/* Work that must wait for a P: sysmon's cue to watch for blocked Ms. */
+		goro__sysmon_workqueued();
 		return;
+	}
 	int zero = 0;
 	if (atomic_load_explicit(&goro__sched.nmspinning, memory_order_relaxed) != 0 ||
 	    !atomic_compare_exchange_strong(&goro__sched.nmspinning, &zero, 1))

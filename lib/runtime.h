@@ -430,6 +430,9 @@ void goro__mcall_fn(void (*fn)(g_t *));
 void goro__sysmon_syscall_entered(void);
 /* A P went from idle to running: wake sysmon if it sleeps past a quantum. */
 void goro__sysmon_pbusy(void);
+/* Work was queued with no idle P: wake sysmon if it sleeps without watching
+ * for blocked Ms (one relaxed load when it does not). */
+void goro__sysmon_workqueued(void);
 
 /* ---- runq.c ------------------------------------------------------------ */
 

@@ -40,6 +40,15 @@
 #endif
 
 static size_t pagesz;
+
+/*
+ * The guard below each stack: 64 KiB, not one page, so that a frame of up
+ * to 64 KiB (a big local array) that skips the first page still lands in
+ * the guard rather than in the stack below -- stacks are adjacent, several
+ * to a mapping.  Guard pages are page-table markers: address space, and a
+ * few bytes of page table, no memory.
+ */
+#define GUARD_SIZE ((size_t)64 * 1024)
 static _Atomic int guard_kind;	/* 0 unknown, 1 madvise guard, 2 mprotect */
 
 size_t goro__pagesize(void)
@@ -80,7 +89,6 @@ static _Atomic int pidfd = -2;	/* for process_madvise on ourselves; -1 if unusab
  */
 static int stackcache_refill(p_t *p, size_t len)
 {
-	size_t pg = goro__pagesize();
 	char *chunk = mmap(NULL, len * STACKCACHE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (chunk == MAP_FAILED)
@@ -95,10 +103,10 @@ static int stackcache_refill(p_t *p, size_t len)
 		struct iovec iov[STACKCACHE];
 		for (int i = 0; i < STACKCACHE; i++) {
 			iov[i].iov_base = chunk + (size_t)i * len;
-			iov[i].iov_len = pg;
+			iov[i].iov_len = GUARD_SIZE;
 		}
 		if (syscall(SYS_process_madvise, fd, iov, STACKCACHE, MADV_GUARD_INSTALL, 0) ==
-		    (long)(pg * STACKCACHE)) {
+		    (long)(GUARD_SIZE * STACKCACHE)) {
 			guarded = true;
 			atomic_store(&guard_kind, 1);
 		} else {
@@ -107,7 +115,7 @@ static int stackcache_refill(p_t *p, size_t len)
 	}
 	for (int i = 0; i < STACKCACHE; i++) {
 		char *s = chunk + (size_t)i * len;
-		if (!guarded && guard(s, pg) != 0) {
+		if (!guarded && guard(s, GUARD_SIZE) != 0) {
 			munmap(s, len * (size_t)(STACKCACHE - i));
 			break;
 		}
@@ -119,7 +127,7 @@ static int stackcache_refill(p_t *p, size_t len)
 /* p is being freed or destroyed: unmap its unused cached stacks. */
 void goro__stackcache_free(p_t *p)
 {
-	size_t len = GORO_STACK_DEFAULT + goro__pagesize();
+	size_t len = GORO_STACK_DEFAULT + GUARD_SIZE;
 	while (p->nstackcache > 0)
 		munmap(p->stackcache[--p->nstackcache], len);
 }
@@ -132,7 +140,7 @@ int goro__stackalloc(g_t *g)
 {
 	size_t pg = goro__pagesize();
 	size_t size = (g->stack_size + pg - 1) & ~(pg - 1);
-	size_t len = size + pg;
+	size_t len = size + GUARD_SIZE;
 	m_t *m = goro__m;
 	p_t *pp = m ? m->p : NULL;
 	char *p;
@@ -144,14 +152,14 @@ int goro__stackalloc(g_t *g)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		if (p == MAP_FAILED)
 			return -1;
-		if (guard(p, pg) != 0) {
+		if (guard(p, GUARD_SIZE) != 0) {
 			munmap(p, len);
 			return -1;
 		}
 	}
 	g->stack_map = p;
 	g->stack_maplen = len;
-	g->stack_lo = p + pg;
+	g->stack_lo = p + GUARD_SIZE;
 	g->stack_hi = p + len;
 	return 0;
 }

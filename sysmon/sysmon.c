@@ -37,6 +37,7 @@
 #define RETRY_NS 1000000		/* re-signal an M whose G did not stop */
 #define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
 #define SPIN_NS 25000			/* deadlines closer than this: spin */
+#define OWNRUN_NS 1000000		/* see "overdue" in sysmon_round */
 #define STANDBY_SLACK_NS 50000		/* a stand-by M's head start at a mark */
 #define STANDBY_EVERY_NS 1000000		/* at most one stand-by per P per ms: a loop
 					 * of short calls must not wake an M each time */
@@ -89,6 +90,21 @@ void goro__sysmon_syscall_entered(void)
 {
 	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_seq_cst);
 	if (until == 0 || until - goro__nanotime() > SYSCALL_MARK_NS)
+		goro__sysmon_wake();
+}
+
+/*
+ * sysmon sleeps past the next millisecond without watching for Ms blocked
+ * in unwrapped calls (nothing waited for a P at its last round).  Work
+ * queued from now on may wait behind such an M: the first to queue some
+ * wakes sysmon, so the check resumes within a millisecond, not a quantum.
+ */
+static _Atomic bool sleeplong;
+
+void goro__sysmon_workqueued(void)
+{
+	if (atomic_load_explicit(&sleeplong, memory_order_relaxed) &&
+	    atomic_exchange(&sleeplong, false))
 		goro__sysmon_wake();
 }
 
@@ -171,6 +187,18 @@ static int64_t scan_stolen(int64_t now, int64_t next)
 }
 
 /* One round; returns the time of the next round. */
+/* Is any G waiting for a P? */
+static bool work_anywhere(void)
+{
+	if (atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0)
+		return true;
+	int np = atomic_load(&goro__sched.gomaxprocs);
+	for (int i = 0; i < np; i++)
+		if (!goro__runqempty(goro__sched.allp[i]))
+			return true;
+	return false;
+}
+
 static int64_t sysmon_round(int64_t now)
 {
 	static int64_t lasttrace;
@@ -183,9 +211,7 @@ static int64_t sysmon_round(int64_t now)
 	 * waits for a P: look for blocked Ms (about once a millisecond) then.
 	 */
 	static int64_t lastblockcheck;
-	bool waiting = atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
-	for (int i = 0; i < np && !waiting; i++)
-		waiting = !goro__runqempty(goro__sched.allp[i]);
+	bool waiting = work_anywhere();
 	bool blockcheck = waiting && now - lastblockcheck >= BLOCKCHECK_NS - BLOCKCHECK_NS / 10;
 	if (blockcheck)
 		lastblockcheck = now;
@@ -275,7 +301,18 @@ static int64_t sysmon_round(int64_t now)
 		bool wanted = timerlate || waiting || exiting || dying;
 		if (!wanted)
 			ps->target = NULL;
-		if (wanted && (ran >= quantum || timerlate || exiting || dying)) {
+		/*
+		 * A slice passes from G to G through runnext, so `ran` may be
+		 * old for a G that has just resumed -- and a G that has just
+		 * resumed is the one likely to be entering a call nobody
+		 * wrapped, where our signal would be an EINTR.  So for the
+		 * quantum, the G must also have run a millisecond itself, or
+		 * the slice be two quanta old.
+		 */
+		uint64_t seg = atomic_load_explicit((_Atomic uint64_t *)&m->segstart, memory_order_relaxed);
+		int64_t own = seg < nowc ? goro__cycles2ns(nowc - seg) : 0;
+		bool overdue = ran >= quantum && (own >= OWNRUN_NS || ran >= 2 * quantum);
+		if (wanted && (overdue || timerlate || exiting || dying)) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*
 				 * Never signal a thread asleep in the kernel: that
@@ -292,7 +329,10 @@ static int64_t sysmon_round(int64_t now)
 			}
 			next = min_deadline(next, ps->lastsignal + RETRY_NS);
 		} else {
-			next = min_deadline(next, due > now ? due : now + quantum);
+			if (due > now)
+				next = min_deadline(next, due);
+			else	/* quantum over, waiting for the G's own millisecond */
+				next = min_deadline(next, now + (own < OWNRUN_NS ? OWNRUN_NS - own : quantum));
 			if (t0 != 0 && t0 > now)
 				next = min_deadline(next, t0);
 		}
@@ -335,6 +375,7 @@ static void sysmon_main(void)
 			continue;
 		}
 		atomic_store(&wakenote.key, 0);
+		atomic_store(&sleeplong, next - now > BLOCKCHECK_NS && !work_anywhere());
 		atomic_store_explicit(&sleepuntil, next, memory_order_seq_cst);
 		/*
 		 * A deadline that moved during the round set kick (we were
@@ -347,6 +388,7 @@ static void sysmon_main(void)
 			continue;
 		}
 		goro__notetsleep(&wakenote, next - now);
+		atomic_store(&sleeplong, false);
 		atomic_store_explicit(&sleepuntil, 0, memory_order_release);
 	}
 	atomic_store(&stopped, true);
