@@ -12,14 +12,15 @@
  * and the queue only changed, under the mutex's internal lock, so an
  * unlocker that sees 2 always finds a waiter.
  *
- * goro_wg_t: an atomic counter; the waiter list is under the internal
- * lock.  Whoever brings the counter to zero takes the lock once and wakes
- * everybody: a waiter checks the counter under the same lock before it
- * queues, so it cannot miss that wake-up.
+ * goro_wg_t: one atomic word, count and waiter count (see goro_wg_add);
+ * the waiter list is under the internal lock.  The Add that brings the
+ * count to zero wakes everybody, and touches the wait group only when
+ * somebody waits.
  */
 #include "runtime.h"
 
 #include <sched.h>
+#include <stdint.h>
 
 _Static_assert(sizeof(goro__lock_t) == sizeof(uint32_t), "lock is a uint32");
 
@@ -155,28 +156,42 @@ GORO__EXPORT void goro_wg_init(goro_wg_t *wg)
 	*wg = z;
 }
 
+/*
+ * wg->counter holds the count in its low 32 bits (so that, with nobody
+ * waiting, it reads as the count) and the number of parked waiters in its
+ * high 32 -- Go's packing, flipped.  The Add that brings the
+ * count to zero touches the wait group again only if waiters are
+ * counted -- they cannot return, and free the wait group (often on
+ * their stack), before it wakes them.  With no waiter it returns at once:
+ * a goro_wg_wait that sees zero may return and free it immediately.
+ */
+#define WG_COUNT(s) ((int32_t)(uint32_t)(s))
+#define WG_WAITERS(s) ((uint32_t)((uint64_t)(s) >> 32))
+#define WG_WAITER ((uint64_t)1 << 32)
+
 GORO__EXPORT void goro_wg_add(goro_wg_t *wg, int64_t delta)
 {
-	if (wg == NULL) {
+	if (wg == NULL || delta > INT32_MAX || delta < -(int64_t)INT32_MAX) {
 		errno = EINVAL;
 		return;
 	}
-	int64_t v = __atomic_add_fetch(&wg->counter, delta, __ATOMIC_ACQ_REL);
-	if (v > 0 || (v == 0 && delta == 0))
-		return;
-	if (v < 0) {
-		/* Misuse (Go panics): undo, report, keep the program alive. */
-		__atomic_sub_fetch(&wg->counter, delta, __ATOMIC_ACQ_REL);
+	/* A count falling below zero borrows from the waiters; the undo repays. */
+	uint64_t d = (uint64_t)delta;
+	uint64_t st = __atomic_add_fetch((uint64_t *)&wg->counter, d, __ATOMIC_ACQ_REL);
+	int32_t v = WG_COUNT(st);
+	if (v < 0 || (delta > 0 && v < delta)) {
+		/* Misuse (Go panics) or overflow: undo, report, keep going. */
+		__atomic_sub_fetch((uint64_t *)&wg->counter, d, __ATOMIC_ACQ_REL);
 		errno = EINVAL;
 		return;
 	}
+	if (v > 0 || WG_WAITERS(st) == 0)
+		return;
+	/* Count zero, waiters parked: wake them all and reset the state. */
 	goro__lock(WG_LOCK(wg));
-	if (__atomic_load_n(&wg->counter, __ATOMIC_ACQUIRE) != 0) {
-		goro__unlock(WG_LOCK(wg));	/* re-used meanwhile: not our zero */
-		return;
-	}
 	goro__sudog_t *list = (goro__sudog_t *)wg->waiters;
 	wg->waiters = NULL;
+	__atomic_store_n((uint64_t *)&wg->counter, 0, __ATOMIC_RELEASE);
 	goro__unlock(WG_LOCK(wg));
 	while (list) {
 		goro__sudog_t *next = list->next;
@@ -197,19 +212,28 @@ GORO__EXPORT void goro_wg_wait(goro_wg_t *wg)
 		errno = EINVAL;
 		return;
 	}
-	if (__atomic_load_n(&wg->counter, __ATOMIC_ACQUIRE) == 0)
+	if (WG_COUNT(__atomic_load_n((uint64_t *)&wg->counter, __ATOMIC_ACQUIRE)) == 0)
 		return;
 	g_t *g = getg();
 	if (g == NULL) {
-		while (__atomic_load_n(&wg->counter, __ATOMIC_ACQUIRE) != 0)
+		while (WG_COUNT(__atomic_load_n((uint64_t *)&wg->counter, __ATOMIC_ACQUIRE)) != 0)
 			sched_yield();
 		return;
 	}
+	/*
+	 * Count ourselves in and queue under the lock: the Add that reaches
+	 * zero takes the lock before it looks at the queue, so every waiter
+	 * it counted is queued by then.
+	 */
 	goro__lock(WG_LOCK(wg));
-	if (__atomic_load_n(&wg->counter, __ATOMIC_ACQUIRE) == 0) {
-		goro__unlock(WG_LOCK(wg));
-		return;
-	}
+	uint64_t st = __atomic_load_n((uint64_t *)&wg->counter, __ATOMIC_ACQUIRE);
+	do {
+		if (WG_COUNT(st) == 0) {
+			goro__unlock(WG_LOCK(wg));
+			return;
+		}
+	} while (!__atomic_compare_exchange_n((uint64_t *)&wg->counter, &st, st + WG_WAITER, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 	goro__sudog_t sg = { .g = g };
 	sg.next = wg->waiters;
 	wg->waiters = &sg;

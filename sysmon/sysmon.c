@@ -306,12 +306,13 @@ static int64_t sysmon_round(int64_t now)
 		 * old for a G that has just resumed -- and a G that has just
 		 * resumed is the one likely to be entering a call nobody
 		 * wrapped, where our signal would be an EINTR.  So for the
-		 * quantum, the G must also have run a millisecond itself, or
-		 * the slice be two quanta old.
+		 * quantum, the G must also have run a millisecond itself (or a
+		 * quantum, if shorter), or the slice be two quanta old.
 		 */
 		uint64_t seg = atomic_load_explicit((_Atomic uint64_t *)&m->segstart, memory_order_relaxed);
 		int64_t own = seg < nowc ? goro__cycles2ns(nowc - seg) : 0;
-		bool overdue = ran >= quantum && (own >= OWNRUN_NS || ran >= 2 * quantum);
+		int64_t ownrun = quantum < OWNRUN_NS ? quantum : OWNRUN_NS;
+		bool overdue = ran >= quantum && (own >= ownrun || ran >= 2 * quantum);
 		if (wanted && (overdue || timerlate || exiting || dying)) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*
@@ -332,7 +333,7 @@ static int64_t sysmon_round(int64_t now)
 			if (due > now)
 				next = min_deadline(next, due);
 			else	/* quantum over, waiting for the G's own millisecond */
-				next = min_deadline(next, now + (own < OWNRUN_NS ? OWNRUN_NS - own : quantum));
+				next = min_deadline(next, now + (own < ownrun ? ownrun - own : quantum));
 			if (t0 != 0 && t0 > now)
 				next = min_deadline(next, t0);
 		}
