@@ -270,6 +270,7 @@ struct goro__m {
 	clockid_t cpuclock;		/* this thread's CPU clock */
 	int statfd;			/* /proc/self/task/TID/stat, for sysmon */
 	int64_t lastcpu;		/* sysmon's last reading of cpuclock */
+	int64_t lastcheck;		/* ... and when it took it */
 	void (*mstartfn)(void);
 };
 

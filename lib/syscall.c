@@ -354,7 +354,18 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 		cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	/* ran < 0: sysmon just saw the thread asleep; skip the clock test. */
 	bool moved = ran >= 0 && cpu != m->lastcpu;
+	/*
+	 * A clock that moved for only part of the interval since our last
+	 * look means the thread stopped running meanwhile: maybe it has just
+	 * blocked.  Ask the kernel now rather than a millisecond later (a
+	 * thread that ran throughout, a hog, costs no /proc read).
+	 */
+	int64_t now = goro__nanotime();
+	bool partly = moved && m->lastcheck != 0 && cpu - m->lastcpu < (now - m->lastcheck) / 2;
 	m->lastcpu = cpu;
+	m->lastcheck = now;
+	if (partly && asleep_in_kernel(m))
+		moved = false;
 	int64_t quantum = atomic_load(&goro__sched.quantum);
 	/*
 	 * Stuck in unsafe code: the same G, asked to stop a quantum ago,

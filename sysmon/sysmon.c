@@ -38,6 +38,7 @@
 #define BLOCKCHECK_NS 1000000		/* look for unwrapped blocking calls this often */
 #define SPIN_NS 25000			/* deadlines closer than this: spin */
 #define OWNRUN_NS 1000000		/* see "overdue" in sysmon_round */
+#define STOLEN_RUN_NS 100000		/* see scan_stolen */
 #define STANDBY_SLACK_NS 50000		/* a stand-by M's head start at a mark */
 #define STANDBY_EVERY_NS 1000000		/* at most one stand-by per P per ms: a loop
 					 * of short calls must not wake an M each time */
@@ -172,7 +173,15 @@ static int64_t scan_stolen(int64_t now, int64_t next)
 		int64_t cpu = -1;
 		if (clock_gettime(m->cpuclock, &ts) == 0)
 			cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		if (cpu != m->lastcpu) {	/* running again: bring it to a safe point */
+		/*
+		 * Running again: bring it to a safe point.  But only once it has
+		 * run 100 us of user code: a thread that returns from its call
+		 * reaches a runtime call (and takes a P back) within
+		 * microseconds, usually, and may go straight into its next call,
+		 * where our signal would be an EINTR.  And the kernel must say
+		 * runnable too: the clock also moves while a thread enters a call.
+		 */
+		if (cpu - m->lastcpu > STOLEN_RUN_NS && !goro__sysmon_asleep(m)) {
 			m->lastcpu = cpu;
 			g_t *g = m->curg;
 			if (g) {
