@@ -1,0 +1,614 @@
+/*
+ * sched.c - the schedule loop: finding a G, running it, and the ways a G
+ * enters the scheduler (yield, park, preemption, exit).
+ *
+ * schedule_loop runs on an M's g0 with a P: expired timers first, then
+ * every 61st tick the global queue, runnext, the local ring, and at last
+ * findrunnable, which steals and, finding nothing, parks the M (m.c).
+ * execute switches into the chosen G.  A G enters the scheduler with
+ * mcall (to g0, where park_m, gosched_m, gopreempt_m or goexit0 run), or,
+ * when it parks with a lock or yields on one P, switches straight to the
+ * next G of its P (park_direct, gosched_direct); finish_switch completes
+ * such a switch on the G switched to.
+ *
+ * Part of the runtime's single translation unit (goro.c).
+ */
+
+/* ---- the schedule loop --------------------------------------------------- */
+
+/* The P is beyond gomaxprocs: drain it and let it die.  Called by its M. */
+static void killp(p_t *p)
+{
+	bool inherit;
+	g_t *g;
+	while ((g = goro__runqget(p, &inherit)) != NULL)
+		goro__globrunqput(g);
+	goro__movetimers(p, goro__sched.allp[0]);
+	gfpurge(p);
+	p->m = NULL;
+	atomic_store(&p->status, P_DEAD);
+}
+
+static void destroyp(m_t *m)
+{
+	p_t *p = m->p;
+	m->p = NULL;
+	killp(p);
+}
+
+/* Earliest timer of all live Ps (0 if none). */
+static int64_t earliest_timer(void)
+{
+	int n = atomic_load(&goro__sched.gomaxprocs);
+	int64_t best = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t w = atomic_load_explicit(&goro__sched.allp[i]->timer0when, memory_order_relaxed);
+		if (w != 0 && (best == 0 || w < best))
+			best = w;
+	}
+	return best;
+}
+
+/*
+ * Find a runnable G, blocking (parking the M) until one exists.  Returns
+ * with a P held.  *inherit: the G shares the current time slice.
+ */
+static g_t *findrunnable(bool *inherit)
+{
+	m_t *m = goro__m;
+	p_t *p;
+	g_t *g;
+	int64_t now;
+	int procs;
+	bool wasspinning = false;
+top:
+	p = m->p;
+	if (atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed))
+		schedexit(m);
+	if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+		destroyp(m);
+		if (m->spinning) {
+			m->spinning = false;
+			atomic_fetch_sub(&goro__sched.nmspinning, 1);
+		}
+		wasspinning = false;
+		goto nop;
+	}
+	now = 0;
+	if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
+		now = goro__nanotime();
+		goro__runtimers(p, now);
+	}
+
+	g = goro__runqget(p, inherit);
+	if (g)
+		return g;
+	if (atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0) {
+		goro__lock(&goro__sched.lock);
+		g = goro__globrunqget(p, 0);
+		goro__unlock(&goro__sched.lock);
+		if (g) {
+			*inherit = false;
+			return g;
+		}
+	}
+
+	/* Steal, if not too many Ms are already at it. */
+	procs = atomic_load(&goro__sched.gomaxprocs);
+	if (!m->spinning &&
+	    2 * atomic_load(&goro__sched.nmspinning) >= procs - atomic_load(&goro__sched.npidle))
+		goto stop;
+	if (!m->spinning) {
+		m->spinning = true;
+		atomic_fetch_add(&goro__sched.nmspinning, 1);
+	}
+	if (now == 0)
+		now = goro__nanotime();
+	for (int i = 0; i < 4; i++) {
+		bool last = i == 3;
+		uint32_t start = goro__fastrand();
+		for (int k = 0; k < procs; k++) {
+			p_t *victim = goro__sched.allp[(start + (uint32_t)k) % (uint32_t)procs];
+			if (victim == p)
+				continue;
+			if (last && atomic_load_explicit(&victim->timer0when, memory_order_relaxed) != 0 &&
+			    atomic_load_explicit(&victim->timer0when, memory_order_relaxed) <= now) {
+				goro__runtimers(victim, now);
+				g = goro__runqget(p, inherit);
+				if (g)
+					return g;
+			}
+			if (!goro__runqempty(victim)) {
+				g = goro__runqsteal(p, victim, last);
+				if (g) {
+					atomic_fetch_add_explicit(&goro__sched.steals, 1, memory_order_relaxed);
+					*inherit = false;
+					return g;
+				}
+			}
+		}
+	}
+
+stop:
+	goro__lock(&goro__sched.lock);
+	if (atomic_load(&goro__sched.runqsize) > 0) {
+		g = goro__globrunqget(p, 0);
+		goro__unlock(&goro__sched.lock);
+		*inherit = false;
+		return g;
+	}
+	releasep();
+	goro__pidleput(p);
+	goro__unlock(&goro__sched.lock);
+
+	wasspinning = m->spinning;
+	if (m->spinning) {
+		m->spinning = false;
+		if (atomic_fetch_sub(&goro__sched.nmspinning, 1) <= 0)
+			goro__throw("findrunnable: negative nmspinning");
+	}
+	/*
+	 * We gave up our P and stopped spinning; work readied in between
+	 * would have seen nmspinning == 0 and called wakep -- unless it was
+	 * readied before we decremented.  So look once more.
+	 */
+nop:
+	procs = atomic_load(&goro__sched.gomaxprocs);
+	for (int i = 0; i < procs; i++) {
+		if (!goro__runqempty(goro__sched.allp[i]) ||
+		    atomic_load(&goro__sched.runqsize) > 0) {
+			goro__lock(&goro__sched.lock);
+			p = goro__pidleget();
+			goro__unlock(&goro__sched.lock);
+			if (p) {
+				acquirep(p);
+				if (wasspinning) {
+					m->spinning = true;
+					atomic_fetch_add(&goro__sched.nmspinning, 1);
+				}
+				goto top;
+			}
+			break;
+		}
+	}
+	/* Sleep until the first timer, if any, so sleepers wake on time. */
+	int64_t when = earliest_timer();
+	int64_t timeout = 0;
+	if (when != 0) {
+		now = goro__nanotime();
+		timeout = when > now ? when - now : 1;
+	}
+	stopm(timeout);
+	if (m->p == NULL) {
+		/* Timer wake-up: find an idle P to run the timers. */
+		goro__lock(&goro__sched.lock);
+		p = goro__pidleget();
+		goro__unlock(&goro__sched.lock);
+		if (p == NULL) {
+			wasspinning = false;
+			goto nop;
+		}
+		acquirep(p);
+	}
+	wasspinning = false;
+	goto top;
+}
+
+/*
+ * One round of scheduling: find a G and run it.  Runs on g0 with a P.
+ * Never returns (execute jumps into the G).
+ */
+static void schedule_loop(void)
+{
+	m_t *m = goro__m;
+	if (m->curg)
+		goro__throw("schedule: M has a current G");
+	if (m->lockedg)
+		goro__stoplockedm();	/* never returns: runs the locked G */
+	p_t *p = m->p;
+	if (p == NULL || atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)) {
+		bool inherit;
+		/* An M that lost its P (from a syscall): look for one. */
+		while (m->p == NULL) {
+			goro__lock(&goro__sched.lock);
+			p = goro__pidleget();
+			goro__unlock(&goro__sched.lock);
+			if (p != NULL)
+				acquirep(p);
+			else
+				stopm(0);
+		}
+		g_t *g = findrunnable(&inherit);
+		if (m->spinning)
+			resetspinning();
+		execute(g, inherit);
+	}
+	g_t *g = NULL;
+	bool inherit = false;
+	bool fired = false;
+	if (atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0) {
+		g_t *rn = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+		goro__runtimers(p, goro__nanotime());
+		fired = rn != atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	}
+	/*
+	 * Fairness: sometimes take from the global queue first -- but not
+	 * right after a timer readied a sleeper, which would then wait a
+	 * whole quantum behind a G from the global queue.
+	 */
+	if (!fired && p->schedtick % 61 == 0 &&
+	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0) {
+		goro__lock(&goro__sched.lock);
+		/* ... unless its head is the G just preempted here: not its turn. */
+		if (goro__sched.runqhead != p->lastpreempted)
+			g = goro__globrunqget(p, 1);
+		goro__unlock(&goro__sched.lock);
+	}
+	p->lastpreempted = NULL;
+	if (g == NULL)
+		g = goro__runqget(p, &inherit);
+	if (g == NULL)
+		g = findrunnable(&inherit);
+	if (m->spinning)
+		resetspinning();
+	execute(g, inherit);
+}
+
+void goro__schedule(void)
+{
+	schedule_loop();
+}
+
+/*
+ * Run g on the current M and P.  inherit: g shares the time slice of the
+ * G before it (it came from runnext), so sysmon's quantum is not reset.
+ * Never returns.
+ */
+static void execute(g_t *g, bool inherit)
+{
+	m_t *m = goro__m;
+	p_t *p = m->p;
+	if (g->lockedm && g->lockedm != m) {
+		/* A locked G: give our P to its M and wait for new work. */
+		goro__startlockedm(g);
+		schedule_loop();
+	}
+	if (unlikely(g->stack_lo == NULL)) {
+		if (goro__stackalloc(g) != 0)
+			goro__throw("out of memory allocating a goroutine stack");
+		goro__ctx_make(&g->ctx, g->stack_hi, gentry);
+	}
+	m->curg = g;
+	g->m = m;
+	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	m->segstart = now;
+	if (!inherit) {
+		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	atomic_store_explicit(&m->insched, false, memory_order_release);
+	goro__ctx_jump(&g->ctx);
+}
+
+/* Detach g from the current M (on g0), charging its run time. */
+static inline void dropg(m_t *m, g_t *g)
+{
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	g->cpucycles += goro__cycles() - m->segstart;
+	m->curg = NULL;
+	g->m = NULL;
+}
+
+/* ---- entering the scheduler from a G ------------------------------------- */
+
+/* Switch to g0 and run fn(g) there; returns when g is resumed. */
+static inline void finish_switch(m_t *m);
+
+static inline void mcall(void (*fn)(g_t *))
+{
+	/*
+	 * From here on this is scheduler code (insched): no preemption, no
+	 * P theft.  The fence and re-check are goro__acquirem's protocol.
+	 */
+	m_t *m = goro__getm();
+	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	/*
+	 * With runtime locks held (parking with a channel lock, say) we must
+	 * not move: sysmon saw m->locks > 0 after marking and undoes it.
+	 */
+	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed)) && m->locks == 0) {
+		atomic_store_explicit(&m->insched, false, memory_order_relaxed);
+		goro__reacquirep();
+		m = goro__getm();
+		atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	}
+	g_t *g = m->curg;
+	g->saved_errno = errno;
+	goro__mcall(&g->ctx, m->g0sp, fn, g);
+	/*
+	 * Resumed, perhaps on another M: the compiler may have kept the
+	 * old thread's &errno in a register (__errno_location is const), so
+	 * set it through a function that computes it afresh.
+	 */
+	finish_switch(goro__getm());
+	goro__set_errno(g->saved_errno);
+}
+
+static void gosched_m(g_t *g)
+{
+	m_t *m = goro__m;
+	dropg(m, g);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	goro__runqput(m->p, g, false);
+	schedule_loop();
+}
+
+/*
+ * goro_yield with a single P: switch straight to the next G of the local
+ * ring, without the trip through g0.  Safe only because with one P no
+ * other M can take a G from this ring (stealing needs a P), so the
+ * yielding G, queued before the switch, cannot be run elsewhere while we
+ * are still on its stack.  Anything unusual (timers due, the global
+ * queue, a G that has no stack yet or is locked to another M, the runtime
+ * exiting or resizing) takes the general path.  Returns false if it did
+ * not switch.
+ */
+static bool gosched_direct(void)
+{
+	m_t *m = goro__acquirem();
+	p_t *p = m->p;
+	g_t *cur = m->curg;
+	if (m->locks != 1 || cur->lockedm ||
+	    atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
+	    p->id != 0 || atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    p->schedtick % 61 == 0) {
+		goro__releasem(m);
+		return false;
+	}
+	bool inherit;
+	g_t *next = goro__runqget(p, &inherit);
+	if (next == NULL) {
+		goro__releasem(m);
+		return true;	/* nobody else to run: keep going */
+	}
+	if (next->stack_lo == NULL || next->lockedm) {
+		/* Put it back at the head's place: next in line, as it was. */
+		goro__runqput(p, next, true);
+		goro__releasem(m);
+		return false;
+	}
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	cur->cpucycles += now - m->segstart;
+	cur->m = NULL;
+	cur->saved_errno = errno;
+	goro__runqput(p, cur, false);
+	m->curg = next;
+	next->m = m;
+	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	m->locks--;
+	atomic_store_explicit(&m->insched, false, memory_order_release);
+	goro__ctx_switch(&cur->ctx, &next->ctx);
+	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
+	finish_switch(goro__getm());
+	goro__set_errno(cur->saved_errno);
+	return true;
+}
+
+void goro__gosched(void)
+{
+	if (gosched_direct())
+		return;
+	mcall(gosched_m);
+}
+
+/* Preempted (by signal or at a check): to the global queue, like Go's gopreempt_m. */
+static void gopreempt_m(g_t *g)
+{
+	m_t *m = goro__m;
+	dropg(m, g);
+	if (m->p)
+		m->p->lastpreempted = g;
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	goro__globrunqput(g);
+	schedule_loop();
+}
+
+void goro__gopreempt(void)
+{
+	mcall(gopreempt_m);
+}
+
+static void park_m(g_t *g)
+{
+	m_t *m = goro__m;
+	dropg(m, g);
+	atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+	bool (*f)(g_t *, void *) = m->waitunlockf;
+	if (f) {
+		m->waitunlockf = NULL;
+		if (!f(g, m->waitarg)) {
+			atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+			execute(g, true);
+		}
+	}
+	schedule_loop();
+}
+
+static bool unlock_lock(g_t *g, void *lock)
+{
+	goro__unlock(lock);
+	return true;
+}
+
+/*
+ * Complete a direct park (park_direct) on the G that was switched to: run
+ * the parked G's unlock function -- now that nobody runs on its stack --
+ * and leave the scheduler state.  Every place where a G resumes calls
+ * this: the return from mcall, from a direct switch, and a new G's entry.
+ */
+static inline void finish_switch(m_t *m)
+{
+	bool (*f)(g_t *, void *) = m->pendingunlockf;
+	if (f) {
+		g_t *pg = m->pendingg;
+		m->pendingunlockf = NULL;
+		m->pendingg = NULL;
+		if (!f(pg, m->pendingarg)) {
+			/* The wait was cancelled: the parked G runs again soon. */
+			atomic_store_explicit(&pg->status, G_RUNNABLE, memory_order_relaxed);
+			goro__runqput(m->p, pg, true);
+		}
+	}
+	atomic_store_explicit(&m->insched, false, memory_order_release);
+}
+
+/*
+ * Park the current G and switch straight to the next G of this P's queue,
+ * without the trip through g0.  Safe with any number of Ps because the
+ * parked G is reachable by a waker only through the object whose lock
+ * unlockf releases -- and that happens after the switch, on the next G
+ * (finish_switch).  The next G comes from our own queue (owner only).
+ * Anything unusual takes the general path.  Returns false if it did not
+ * switch.
+ */
+static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *arg)
+{
+	p_t *p = m->p;
+	if (unlockf == NULL || m->locks == 0 || g->lockedm || m->pendingunlockf ||
+	    p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    atomic_load_explicit(&m->pstolen, memory_order_relaxed) ||
+	    (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0))
+		return false;
+	bool inherit;
+	g_t *next = goro__runqget(p, &inherit);
+	if (next == NULL)
+		return false;
+	if (next->stack_lo == NULL || next->lockedm) {
+		goro__runqput(p, next, true);	/* back where it was: runs next */
+		return false;
+	}
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	uint64_t now = goro__cycles();
+	g->cpucycles += now - m->segstart;
+	g->m = NULL;
+	g->saved_errno = errno;
+	atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+	m->pendingunlockf = unlockf;
+	m->pendingarg = arg;
+	m->pendingg = g;
+	m->curg = next;
+	next->m = m;
+	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	if (!inherit) {
+		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__ctx_switch(&g->ctx, &next->ctx);
+	/* Resumed, perhaps on another M. */
+	finish_switch(goro__getm());
+	goro__set_errno(g->saved_errno);
+	return true;
+}
+
+void goro__gopark(bool (*unlockf)(g_t *, void *), void *arg, int reason)
+{
+	m_t *m = goro__m;
+	g_t *g = m->curg;
+	if (g == NULL)
+		goro__throw("gopark outside a goroutine");
+	g->waitreason = reason;
+	if (park_direct(m, g, unlockf, arg))
+		return;
+	m->waitunlockf = unlockf;
+	m->waitarg = arg;
+	mcall(park_m);
+}
+
+void goro__park(goro__lock_t *lock, int reason)
+{
+	goro__gopark(lock ? unlock_lock : NULL, lock, reason);
+}
+
+void goro__ready(g_t *g, bool next)
+{
+	uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+	if (st != G_WAITING)
+		goro__throwf("ready: bad G status", st);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	m_t *m = goro__acquirem();
+	p_t *p = m ? m->p : NULL;
+	if (p && m->curg && atomic_load_explicit(&m->insyscall, memory_order_relaxed))
+		p = NULL;	/* the P may be retaken under us */
+	if (p)
+		goro__runqput(p, g, next);
+	else
+		goro__globrunqput(g);
+	goro__wakep();
+	goro__releasem(m);
+}
+
+static void goexit0(g_t *g)
+{
+	m_t *m = goro__m;
+	p_t *p = m->p;
+	dropg(m, g);
+	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
+	atomic_fetch_sub_explicit(&goro__sched.ngoroutines, 1, memory_order_relaxed);
+	if (g->lockedm) {
+		/* Exited while locked: the thread is tainted; Go kills it. We unlock. */
+		g->lockedm = NULL;
+		m->lockedg = NULL;
+	}
+	bool ismain = g->goid == 1;
+	g->fn = NULL;
+	g->arg = NULL;
+	gfput(p, g);
+	if (ismain) {
+		atomic_store(&goro__sched.exiting, true);
+		/* Wake M0 if it is parked, so goro_run can return. */
+		goro__lock(&goro__sched.lock);
+		bool parked = m0 != m && mremove(m0);
+		goro__unlock(&goro__sched.lock);
+		if (parked) {
+			m0->nextp = NULL;
+			goro__notewakeup(&m0->park);
+		} else {
+			goro__sysmon_wake();	/* it stops whatever runs on M0 */
+		}
+		schedexit(m);
+	}
+	schedule_loop();
+}
+
+void goro__goexit1(void)
+{
+	mcall(goexit0);
+	goro__throw("goexit returned");
+}
+
+static void gentry(void)
+{
+	m_t *m = goro__m;
+	finish_switch(m);
+	g_t *g = m->curg;
+	errno = 0;
+	g->fn(g->arg);
+	goro__goexit1();
+	__builtin_unreachable();
+}
+
