@@ -530,9 +530,9 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 	/*
 	 * A live &errno lasts a few instructions; a stale copy in an unused
 	 * register (left by the G's entry, say) lasts forever.  So defer for
-	 * that reason a few times only.
+	 * that reason once only (the retry comes a millisecond later).
 	 */
-	if (r->preemptible && holds_errno_address(uc) && g->errnodefer++ < 3) {
+	if (r->preemptible && holds_errno_address(uc) && g->errnodefer++ < 1) {
 		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
 		errno = saved;
 		return;

@@ -281,8 +281,13 @@ static int64_t sysmon_round(int64_t now)
 		 */
 		next = min_deadline(next, now + quantum);
 		bool insched = atomic_load_explicit(&m->insched, memory_order_relaxed);
-		if (insched)
-			continue;	/* no G: nothing to preempt */
+		if (insched) {
+			/* No G to preempt now; but the one it runs next may sit on a timer. */
+			int64_t w = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+			if (w != 0)
+				next = min_deadline(next, w > now ? w : now + RETRY_NS / 10);
+			continue;
+		}
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
 		int64_t ran = start < nowc ? goro__cycles2ns(nowc - start) : 0;
 
