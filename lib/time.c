@@ -137,16 +137,29 @@ int64_t goro__runtimers(p_t *p, int64_t now)
 	int64_t w = atomic_load_explicit(&p->timer0when, memory_order_acquire);
 	if (w == 0 || w > now)
 		return w;
+	bool fired = false;
 	goro__lock(&p->timerlock);
 	while (p->ntimers > 0 && p->timers[0]->when <= now) {
 		goro__timer_t *t = p->timers[0];
 		heap_del(p, t);
 		goro__unlock(&p->timerlock);
 		t->f(t);
+		fired = true;
 		goro__lock(&p->timerlock);
 	}
 	w = p->ntimers ? p->timers[0]->when : 0;
 	goro__unlock(&p->timerlock);
+	/*
+	 * A G woken by a timer goes to runnext, and a G from runnext inherits
+	 * the time slice -- here, the slice of whatever ran before (a hog,
+	 * preempted for this very timer): it would look overdue and be
+	 * preempted again at once, to the back of the global queue.  So a
+	 * fresh slice begins (only on our own P: a victim's running G keeps
+	 * its slice).
+	 */
+	m_t *m = goro__m;
+	if (fired && m && m->p == p)
+		atomic_store_explicit(&p->runstart, goro__cycles(), memory_order_relaxed);
 	return w;
 }
 
