@@ -263,17 +263,6 @@ void goro__stopm_idle(void)
 	schedule_loop();
 }
 
-void goro__globrunqput_locked(g_t *g)
-{
-	g->schedlink = NULL;
-	if (goro__sched.runqtail)
-		goro__sched.runqtail->schedlink = g;
-	else
-		goro__sched.runqhead = g;
-	goro__sched.runqtail = g;
-	atomic_fetch_add(&goro__sched.runqsize, 1);
-}
-
 void goro__mcall_fn(void (*fn)(g_t *))
 {
 	mcall(fn);

@@ -230,15 +230,21 @@ g_t *goro__globrunqget(p_t *p, int max)
 	return g;
 }
 
-void goro__globrunqput(g_t *g)
+/* Append g to the global queue.  sched.lock held. */
+void goro__globrunqput_locked(g_t *g)
 {
 	g->schedlink = NULL;
-	goro__lock(&goro__sched.lock);
 	if (goro__sched.runqtail)
 		goro__sched.runqtail->schedlink = g;
 	else
 		goro__sched.runqhead = g;
 	goro__sched.runqtail = g;
 	atomic_fetch_add(&goro__sched.runqsize, 1);
+}
+
+void goro__globrunqput(g_t *g)
+{
+	goro__lock(&goro__sched.lock);
+	goro__globrunqput_locked(g);
 	goro__unlock(&goro__sched.lock);
 }
