@@ -84,10 +84,6 @@ GORO__EXPORT int goro_maxprocs(int n)
 	return old;
 }
 
-struct stats_acc {
-	int64_t live;
-};
-
 GORO__EXPORT int goro_stats(goro_stats_t *out)
 {
 	if (out == NULL) {

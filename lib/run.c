@@ -109,8 +109,6 @@ static int default_procs(void)
 	return n > 0 ? (n > GORO_MAXPROCS_LIMIT ? GORO_MAXPROCS_LIMIT : (int)n) : 1;
 }
 
-int goro__procs_from_env(void);
-
 /* M0's scheduler entry: run on the g0 carved below goro_run's frame. */
 static void mstart0(void)
 {

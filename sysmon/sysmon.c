@@ -47,6 +47,7 @@
 #define SPIN_NS 25000			/* deadlines closer than this: spin */
 #define OWNRUN_NS 1000000		/* see "overdue" in sysmon_round */
 #define STOLEN_RUN_NS 100000		/* see scan_stolen */
+#define REFRESH_NS 100000000		/* look for dlopen/dlclose this often */
 #define STANDBY_SLACK_NS 50000		/* a stand-by M's head start at a mark */
 #define STANDBY_EVERY_NS 1000000		/* at most one stand-by per P per ms: a loop
 					 * of short calls must not wake an M each time */
@@ -60,7 +61,6 @@ static m_t *sysmon_m;
 /* Per-P bookkeeping owned by the sysmon thread. */
 static struct pstate {
 	uint32_t schedtick;		/* last seen p->schedtick */
-	uint32_t syscalltick;		/* last seen p->syscalltick */
 	int64_t lastsignal;		/* when we last signalled its M */
 	g_t *target;			/* G we last asked to stop */
 	uint32_t standbytick;		/* syscall a stand-by M was woken for */
@@ -248,7 +248,6 @@ static int64_t sysmon_round(int64_t now)
 			uint32_t t = atomic_load(&p->syscalltick);
 			uint64_t since = atomic_load(&p->syscallwhen);
 			int64_t in = since < nowc ? goro__cycles2ns(nowc - since) : 0;
-			ps->syscalltick = t;
 			bool waits = work_waits(p);
 			if ((waits && in >= SYSCALL_MARK_NS + STANDBY_SLACK_NS) || in >= quantum ||
 			    (waits && in >= SYSCALL_MARK_NS && ps->standbytick != t)) {
@@ -362,6 +361,13 @@ static int64_t sysmon_round(int64_t now)
 	}
 
 	next = scan_stolen(now, next);
+
+	/* Objects loaded or unloaded since: the preemptible-text table follows. */
+	static int64_t lastrefresh;
+	if (now - lastrefresh >= REFRESH_NS) {
+		lastrefresh = now;
+		goro__preempt_refresh();
+	}
 
 	if (goro__sched.schedtrace_ms > 0) {
 		int64_t period = goro__sched.schedtrace_ms * 1000000;
