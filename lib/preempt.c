@@ -481,6 +481,17 @@ static int walk(g_t *g, ucontext_t *uc, bool innersafe)
 	return REDIRECTED;
 }
 
+/*
+ * The G cannot stop here; sysmon asks again a millisecond later.  It set
+ * no such deadline when it signalled (the G nearly always stops), so wake
+ * it to set one.  async-signal-safe: atomics and a futex wake.
+ */
+static void deferred(void)
+{
+	atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+	goro__sysmon_wake();
+}
+
 /* async-signal-safe */
 static void sigurg(int sig, siginfo_t *si, void *ucv)
 {
@@ -502,9 +513,12 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	if (m->locks > 0 || g->preemptoff > 0) {
-		if (g->preemptoff > 0)
-			g->preempt_pending = true;
-		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		if (g->preemptoff > 0) {
+			g->preempt_pending = true;	/* taken at goro_preempt_on */
+			atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		} else {
+			deferred();
+		}
 		errno = saved;
 		return;
 	}
@@ -523,7 +537,7 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 	const struct textrange *r = lookup(pc);
 	if (r == NULL || r->unwinder || sp < (uintptr_t)g->stack_lo + preempt_room ||
 	    sp > (uintptr_t)g->stack_hi) {
-		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		deferred();
 		errno = saved;
 		return;
 	}
@@ -533,7 +547,7 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 	 * that reason once only (the retry comes a millisecond later).
 	 */
 	if (r->preemptible && holds_errno_address(uc) && g->errnodefer++ < 1) {
-		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		deferred();
 		errno = saved;
 		return;
 	}
@@ -546,7 +560,7 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 		uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)goro_async_preempt;
 	} else {
-		atomic_fetch_add_explicit(&goro__sched.preempt_deferred, 1, memory_order_relaxed);
+		deferred();
 	}
 	errno = saved;
 }

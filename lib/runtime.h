@@ -168,6 +168,13 @@ struct goro__g {
 	uintptr_t redirect_ret;		/* original return address of a redirect */
 	uintptr_t *redirect_slot;	/* where the trampoline address was written */
 	int errnodefer;			/* signals deferred for a live &errno (preempt.c) */
+	/*
+	 * Its last slice ended in a preemption and it has not blocked since:
+	 * a CPU-bound G, which sysmon checks for unwrapped blocking calls
+	 * less often (sysmon.c).  Set by gopreempt_m, cleared by a park or a
+	 * wrapped syscall.
+	 */
+	_Atomic bool cpubound;
 
 	/* Time on a thread, in TSC cycles, up to its last switch-out. */
 	uint64_t cpucycles;
@@ -271,6 +278,7 @@ struct goro__m {
 	int statfd;			/* /proc/self/task/TID/stat, for sysmon */
 	int64_t lastcpu;		/* sysmon's last reading of cpuclock */
 	int64_t lastcheck;		/* ... and when it took it */
+	int64_t runningat;		/* when sysmon last found it running throughout */
 	void (*mstartfn)(void);
 };
 
@@ -434,6 +442,19 @@ void goro__sysmon_pbusy(void);
 /* Work was queued with no idle P: wake sysmon if it sleeps without watching
  * for blocked Ms (one relaxed load when it does not). */
 void goro__sysmon_workqueued(void);
+/*
+ * Set while sysmon sleeps past the next millisecond although work waits:
+ * a G that starts then and is not known to be CPU-bound may be about to
+ * block in a call nobody wrapped, so it wakes sysmon to watch it.
+ */
+extern _Atomic bool goro__sysmon_watchfresh;
+void goro__sysmon_freshg(void);
+static inline void goro__sysmon_gstart(g_t *g)
+{
+	if (unlikely(atomic_load_explicit(&goro__sysmon_watchfresh, memory_order_relaxed)) &&
+	    !atomic_load_explicit(&g->cpubound, memory_order_relaxed))
+		goro__sysmon_freshg();
+}
 
 /* ---- runq.c ------------------------------------------------------------ */
 
@@ -491,6 +512,7 @@ void goro__sysmon_track_stolen(m_t *m);
 void goro__preempt_refresh(void);
 void *goro__gentry_addr(void);
 int64_t goro__sysmon_cputime(void);
+uint64_t goro__sysmon_rounds(void);
 int64_t goro__parse_duration(const char *s);
 /*
  * sysmon, about every millisecond per running M: is its thread asleep in

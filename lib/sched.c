@@ -289,6 +289,7 @@ static void execute(g_t *g, bool inherit)
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__sysmon_gstart(g);
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_jump(&g->ctx);
 }
@@ -396,6 +397,7 @@ static bool gosched_direct(void)
 	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__sysmon_gstart(next);
 	m->locks--;
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_switch(&cur->ctx, &next->ctx);
@@ -419,6 +421,7 @@ static void gopreempt_m(g_t *g)
 	dropg(m, g);
 	if (m->p)
 		m->p->lastpreempted = g;
+	atomic_store_explicit(&g->cpubound, true, memory_order_relaxed);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	goro__globrunqput(g);
 	schedule_loop();
@@ -518,6 +521,7 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__sysmon_gstart(next);
 	goro__ctx_switch(&g->ctx, &next->ctx);
 	/* Resumed, perhaps on another M. */
 	finish_switch(goro__getm());
@@ -532,6 +536,7 @@ void goro__gopark(bool (*unlockf)(g_t *, void *), void *arg, int reason)
 	if (g == NULL)
 		goro__throw("gopark outside a goroutine");
 	g->waitreason = reason;
+	atomic_store_explicit(&g->cpubound, false, memory_order_relaxed);
 	if (park_direct(m, g, unlockf, arg))
 		return;
 	m->waitunlockf = unlockf;

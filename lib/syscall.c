@@ -42,6 +42,7 @@ void goro__entersyscall(void)
 	while (atomic_load_explicit(&m->signalpending, memory_order_seq_cst))
 		goro__cpu_relax();
 	atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+	atomic_store_explicit(&g->cpubound, false, memory_order_relaxed);
 	atomic_store_explicit(&p->syscalltick, p->syscalltick + 1, memory_order_relaxed);
 	uint64_t now = goro__cycles();
 	atomic_store_explicit(&p->syscallwhen, now, memory_order_relaxed);
@@ -67,6 +68,8 @@ static void exitsyscall0(g_t *g)
 	if (p == NULL)
 		goro__globrunqput_locked(g);
 	goro__unlock(&goro__sched.lock);
+	if (p == NULL)
+		goro__sysmon_workqueued();	/* it waits for a P: sysmon may have to preempt */
 	if (p) {
 		goro__acquirep(p);
 		goro__execute(g, false);
@@ -327,20 +330,57 @@ static bool asleep_in_kernel(m_t *m)
 	return st == 'S' || st == 'D';
 }
 
-/* sysmon: is m's thread asleep in the kernel right now? */
+/*
+ * Read m's CPU clock: did the thread run throughout the time since the
+ * last reading, give or take RUNNING_SLACK_NS?  Then it is running now
+ * (DESIGN.md's recipe, made strict: a clock that merely advanced may
+ * belong to a thread that ran, then blocked).  A call entered within the
+ * slack is the window DESIGN.md accepts.  Over a short span the answer
+ * means nothing, so it is no.  Sets *moved if the clock advanced at all.
+ */
+#define RUNNING_SLACK_NS 100000
+
+static bool ran_throughout(m_t *m, bool *moved)
+{
+	struct timespec ts;
+	*moved = false;
+	if (clock_gettime(m->cpuclock, &ts) != 0)
+		return false;
+	int64_t now = goro__nanotime();
+	int64_t cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t span = now - m->lastcheck;
+	bool r = m->lastcheck != 0 && span >= 4 * RUNNING_SLACK_NS &&
+	    cpu - m->lastcpu >= span - RUNNING_SLACK_NS;
+	*moved = cpu != m->lastcpu;
+	m->lastcpu = cpu;
+	m->lastcheck = now;
+	if (r)
+		m->runningat = now;
+	return r;
+}
+
+/*
+ * sysmon, before it signals: is m's thread asleep in the kernel right
+ * now?  Just seen running (this round), or running throughout since the
+ * last reading: no.  Only otherwise ask /proc, which costs five times as
+ * much as the clock.
+ */
 bool goro__sysmon_asleep(m_t *m)
 {
+	bool moved;
+	if (goro__nanotime() - m->runningat < RUNNING_SLACK_NS || ran_throughout(m, &moved))
+		return false;
 	return asleep_in_kernel(m);
 }
 
 /*
- * sysmon, about every millisecond for each M running a G: if the thread's
- * CPU clock has not moved and the kernel shows it asleep, it is blocked in
- * a call nobody wrapped: take its P (as if it had called
- * goro_syscall_enter) so the other Gs keep running.  Never signal such a
- * thread: SIGURG would turn its call into EINTR.  The same hand-off serves
- * a G stuck in unsafe code (libc) for a quantum past its preemption
- * request: its thread keeps running, the P goes on without it.
+ * sysmon, for each M running a G while work waits (a millisecond into the
+ * G's run, then less often, see sysmon.c): if the thread is asleep in the
+ * kernel, it is blocked in a call nobody wrapped: take its P (as if it had
+ * called goro_syscall_enter) so the other Gs keep running.  Never signal
+ * such a thread: SIGURG would turn its call into EINTR.  The same
+ * hand-off serves a G stuck in unsafe code (libc) for a quantum past its
+ * preemption request: its thread keeps running, the P goes on without it.
  */
 bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 {
@@ -348,24 +388,9 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	if (g == NULL || m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
 	    atomic_load(&m->pstolen) || m->lockedg)
 		return false;
-	struct timespec ts;
-	int64_t cpu = -1;
-	if (clock_gettime(m->cpuclock, &ts) == 0)
-		cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	/* ran < 0: sysmon just saw the thread asleep; skip the clock test. */
-	bool moved = ran >= 0 && cpu != m->lastcpu;
-	/*
-	 * A clock that moved for only part of the interval since our last
-	 * look means the thread stopped running meanwhile: maybe it has just
-	 * blocked.  Ask the kernel now rather than a millisecond later (a
-	 * thread that ran throughout, a hog, costs no /proc read).
-	 */
-	int64_t now = goro__nanotime();
-	bool partly = moved && m->lastcheck != 0 && cpu - m->lastcpu < (now - m->lastcheck) / 2;
-	m->lastcpu = cpu;
-	m->lastcheck = now;
-	if (partly && asleep_in_kernel(m))
-		moved = false;
+	bool moved = false;
+	bool running = ran >= 0 && ran_throughout(m, &moved);
 	int64_t quantum = atomic_load(&goro__sched.quantum);
 	/*
 	 * Stuck in unsafe code: the same G, asked to stop a quantum ago,
@@ -375,9 +400,7 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	bool stuck_unsafe = !goro__sched.asyncpreemptoff && moved && ran >= 2 * quantum &&
 	    g == goro__sysmon_preempt_target(p) &&
 	    atomic_load(&g->preempt) && g->preemptoff == 0;
-	if (moved && !stuck_unsafe)
-		return false;
-	if (!stuck_unsafe && !asleep_in_kernel(m))
+	if (!stuck_unsafe && (running || !asleep_in_kernel(m)))
 		return false;
 	/* Claim the P, then make sure the thread did not wake meanwhile. */
 	uint32_t st = P_RUNNING;
@@ -398,6 +421,7 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	if (!atomic_compare_exchange_strong(&p->status, &st, P_IDLE))
 		return true;	/* the M took it back */
 	p->m = NULL;
+	atomic_store_explicit(&g->cpubound, false, memory_order_relaxed);
 	atomic_fetch_add(&goro__sched.handoffs, 1);
 	goro__sysmon_track_stolen(m);
 	goro__handoffp(p);
