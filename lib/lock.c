@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-__thread m_t *goro__m;
+__thread m_t *goro__m __attribute__((tls_model("initial-exec")));
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {

@@ -41,6 +41,7 @@ static m_t *allocm(void)
 static void minit(m_t *m)
 {
 	goro__m = m;
+	m->errnop = &errno;
 	m->tid = (pid_t)syscall(SYS_gettid);
 	m->thread = pthread_self();
 	if (pthread_getcpuclockid(m->thread, &m->cpuclock) != 0)

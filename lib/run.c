@@ -272,15 +272,10 @@ void *goro__gentry_addr(void)
 }
 
 /*
- * After anything that may move the calling G to another thread, read the
- * thread's state through these: out of line, so no TLS address computed
- * before the move is reused after it.
+ * After anything that may move the calling G to another thread, set errno
+ * through this: out of line, so no &errno computed before the move (the
+ * compiler may keep it: __errno_location is const) is reused after it.
  */
-__attribute__((noinline)) m_t *goro__getm(void)
-{
-	return goro__m;
-}
-
 __attribute__((noinline)) void goro__set_errno(int e)
 {
 	errno = e;

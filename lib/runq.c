@@ -47,7 +47,7 @@ uint32_t goro__runqlen(p_t *p)
  * tail.  Called only by p's owner.  Returns true if some G went to the
  * global queue (the caller may want to wake a P).
  */
-bool goro__runqput(p_t *p, g_t *g, bool next)
+static inline __attribute__((always_inline)) bool runqput(p_t *p, g_t *g, bool next)
 {
 	if (next) {
 		g_t *old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
@@ -67,6 +67,11 @@ bool goro__runqput(p_t *p, g_t *g, bool next)
 			return true;
 		/* A thief emptied part of the ring meanwhile: retry. */
 	}
+}
+
+bool goro__runqput(p_t *p, g_t *g, bool next)
+{
+	return runqput(p, g, next);
 }
 
 bool goro__runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t)

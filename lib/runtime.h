@@ -248,6 +248,8 @@ struct goro__m {
 	bool (*pendingunlockf)(g_t *, void *);
 	void *pendingarg;
 	g_t *pendingg;
+	g_t *pendingreadyg;	/* a direct yield's G, queued by the G switched to */
+	int *errnop;		/* this thread's errno (set by minit) */
 	bool isM0;		/* the thread that called goro_run */
 	/*
 	 * Stand-by for a syscall hand-off (sysmon.c): sysmon wakes an idle M
@@ -335,11 +337,25 @@ struct goro__sched {
 extern struct goro__sched goro__sched;
 
 /* The M running on this thread; NULL on threads goro did not start. */
-extern __thread m_t *goro__m;
+/* initial-exec: one %fs-relative load, also from the shared library. */
+extern __thread m_t *goro__m __attribute__((tls_model("initial-exec")));
 
 static inline g_t *getg(void) { m_t *m = goro__m; return m ? m->curg : NULL; }
 
-m_t *goro__getm(void);
+/*
+ * After anything that may move the calling G to another thread, read the
+ * thread's M through this: the compiler takes the thread pointer (%fs)
+ * for a constant within a function, so a plain goro__m read after a
+ * switch could reuse the old thread's TLS address.  A volatile asm with a
+ * memory clobber is read afresh, and stays after the switch.
+ */
+static inline __attribute__((always_inline)) m_t *goro__getm(void)
+{
+	m_t *m;
+	__asm__ volatile("movq goro__m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+	    : "=r"(m) : : "memory");
+	return m;
+}
 void goro__set_errno(int e);
 
 /* syscall.c: the M's P was stolen; re-acquire one like exitsyscall. */
@@ -449,7 +465,7 @@ void goro__sysmon_workqueued(void);
  */
 extern _Atomic bool goro__sysmon_watchfresh;
 void goro__sysmon_freshg(void);
-static inline void goro__sysmon_gstart(g_t *g)
+static inline __attribute__((always_inline)) void goro__sysmon_gstart(g_t *g)
 {
 	if (unlikely(atomic_load_explicit(&goro__sysmon_watchfresh, memory_order_relaxed)) &&
 	    !atomic_load_explicit(&g->cpubound, memory_order_relaxed))

@@ -306,7 +306,7 @@ static inline void dropg(m_t *m, g_t *g)
 /* ---- entering the scheduler from a G ------------------------------------- */
 
 /* Switch to g0 and run fn(g) there; returns when g is resumed. */
-static inline void finish_switch(m_t *m);
+static inline __attribute__((always_inline)) void finish_switch(m_t *m);
 
 static inline void mcall(void (*fn)(g_t *))
 {
@@ -348,48 +348,51 @@ static void gosched_m(g_t *g)
 }
 
 /*
- * goro_yield with a single P: switch straight to the next G of the local
- * ring, without the trip through g0.  Safe only because with one P no
- * other M can take a G from this ring (stealing needs a P), so the
- * yielding G, queued before the switch, cannot be run elsewhere while we
- * are still on its stack.  Anything unusual (timers due, the global
- * queue, a G that has no stack yet or is locked to another M, the runtime
- * exiting or resizing) takes the general path.  Returns false if it did
- * not switch.
+ * goro_yield with a single P: switch straight to the head of the local
+ * ring, without the trip through g0.  With one P only its owner touches
+ * the ring -- except a thief on a P that goro_maxprocs is creating right
+ * now, which is why the head moves by CAS, and why the yielding G is
+ * queued only after we have left its stack (by the G switched to, in
+ * finish_switch: m->pendingreadyg).  Anything unusual (timers due, the
+ * global queue, runnext, a G that has no stack yet or is locked to an M,
+ * the runtime exiting or resizing) takes the general path.
+ *
+ * The hot path of the yield benchmark, so written lean: nothing is live
+ * across the switch (the resumed G reloads what it needs from its M), so
+ * it needs no callee-saved registers of its own -- the switch saves them
+ * once.  Returns false if it did not switch.
  */
-static bool gosched_direct(void)
+static inline __attribute__((always_inline)) bool gosched_direct(void)
 {
-	m_t *m = goro__acquirem();
+	m_t *m = goro__m;
 	p_t *p = m->p;
 	g_t *cur = m->curg;
-	if (m->locks != 1 || cur->lockedm ||
+	if (m->locks != 0 || cur->lockedm || p == NULL || p->id != 0 ||
 	    atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
-	    p->id != 0 || atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
 	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL ||
 	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
-	    p->schedtick % 61 == 0) {
-		goro__releasem(m);
+	    p->schedtick % 61 == 0)
 		return false;
+	/* Runtime code from here: the protocol of mcall (no preemption, no theft). */
+	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+	g_t *next = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], memory_order_relaxed);
+	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed)) || t == h ||
+	    next->stack_lo == NULL || next->lockedm ||
+	    !atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
+	    memory_order_release, memory_order_relaxed)) {
+		atomic_store_explicit(&m->insched, false, memory_order_release);
+		return t == h && !atomic_load_explicit(&m->pstolen, memory_order_relaxed);
 	}
-	bool inherit;
-	g_t *next = goro__runqget(p, &inherit);
-	if (next == NULL) {
-		goro__releasem(m);
-		return true;	/* nobody else to run: keep going */
-	}
-	if (next->stack_lo == NULL || next->lockedm) {
-		/* Put it back at the head's place: next in line, as it was. */
-		goro__runqput(p, next, true);
-		goro__releasem(m);
-		return false;
-	}
-	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
-	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
 	uint64_t now = goro__cycles();
 	cur->cpucycles += now - m->segstart;
+	cur->saved_errno = *m->errnop;
 	cur->m = NULL;
-	cur->saved_errno = errno;
-	goro__runqput(p, cur, false);
+	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
+	m->pendingreadyg = cur;
 	m->curg = next;
 	next->m = m;
 	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
@@ -398,12 +401,11 @@ static bool gosched_direct(void)
 	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
 	goro__sysmon_gstart(next);
-	m->locks--;
-	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
-	finish_switch(goro__getm());
-	goro__set_errno(cur->saved_errno);
+	m = goro__getm();
+	finish_switch(m);
+	*m->errnop = m->curg->saved_errno;
 	return true;
 }
 
@@ -460,8 +462,14 @@ static bool unlock_lock(g_t *g, void *lock)
  * and leave the scheduler state.  Every place where a G resumes calls
  * this: the return from mcall, from a direct switch, and a new G's entry.
  */
-static inline void finish_switch(m_t *m)
+static inline __attribute__((always_inline)) void finish_switch(m_t *m)
 {
+	g_t *yg = m->pendingreadyg;
+	if (yg) {
+		/* A direct yield's G, off its stack now: to the tail. */
+		m->pendingreadyg = NULL;
+		runqput(m->p, yg, false);
+	}
 	bool (*f)(g_t *, void *) = m->pendingunlockf;
 	if (f) {
 		g_t *pg = m->pendingg;
