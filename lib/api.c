@@ -103,7 +103,7 @@ GORO__EXPORT int goro_stats(goro_stats_t *out)
 	out->idlethreads = goro__sched.nmidle;
 	out->runqueue = atomic_load(&goro__sched.runqsize);
 	goro__unlock(&goro__sched.lock);
-	out->goroutines = atomic_load(&goro__sched.ngoroutines);
+	out->goroutines = goro__gcount();
 	out->preempt_async = atomic_load(&goro__sched.preempt_async);
 	out->preempt_deferred = atomic_load(&goro__sched.preempt_deferred);
 	out->preempt_redirected = atomic_load(&goro__sched.preempt_redirected);

@@ -145,6 +145,8 @@ static void schedexit(m_t *m)
 		p_t *p = releasep();
 		p->link = goro__sched.pidle;	/* runq may be non-empty: abandoned */
 		goro__sched.pidle = p;
+		/* Counted like pidleput's: a later pidleget takes one off. */
+		atomic_fetch_add(&goro__sched.npidle, 1);
 		goro__unlock(&goro__sched.lock);
 	}
 	goro__ctx_jump(&m->g0ctx);	/* M0: back in goro_run; others: thread returns */

@@ -177,6 +177,17 @@ static void gentry(void) __attribute__((noreturn));
  * from a thread outside the runtime (then p is NULL and the G goes to the
  * global queue).  Returns the G's id or -1 (ENOMEM).
  */
+int64_t goro__gcount(void)
+{
+	int64_t n = atomic_load_explicit(&goro__sched.ngoroutines, memory_order_relaxed);
+	int nall = goro__sched.nallp;
+	for (int i = 0; i < nall; i++)
+		n += atomic_load_explicit(&goro__sched.allp[i]->gdelta, memory_order_relaxed);
+	return n;
+}
+
+#define SPAWN_BACKLOG 64
+
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
 	m_t *m = goro__acquirem();
@@ -209,6 +220,8 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	g->cpucycles = 0;
 	g->preemptoff = 0;
 	g->preempt_pending = false;
+	g->spawnslow = false;
+	atomic_store_explicit(&g->cpubound, false, memory_order_relaxed);
 	atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
 	g->lockedm = NULL;
 	g->lockcount = 0;
@@ -217,7 +230,7 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	g->errnodefer = 0;
 	if (g->stack_lo)	/* a reused stack: fresh context now */
 		goro__ctx_make(&g->ctx, g->stack_hi, gentry);
-	atomic_fetch_add_explicit(&goro__sched.ngoroutines, 1, memory_order_relaxed);
+	goro__gcount_add(p, 1);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 	int64_t id = g->goid;
 	if (p) {
@@ -228,18 +241,27 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 	goro__wakep();
 	goro__releasem(m);
 	/*
-	 * Back-pressure: a G that spawns faster than the Ps can run what it
-	 * spawns builds a backlog of Gs that each need a fresh stack (a page
-	 * fault and a guard: microseconds here).  Past a backlog of 1024 per
-	 * P it yields, so that the backlog runs, dies and comes back as warm
-	 * Gs for the next spawns.  Go has no such rule; its 2 KiB stacks come
-	 * from a heap allocator.
+	 * Back-pressure: a G that spawns faster than its P runs what it
+	 * spawns builds a backlog of Gs that each need a stack: past a few
+	 * dozen they no longer fit in the caches, past a ring they spill to
+	 * the global queue, and fresh ones cost page faults.  So past
+	 * SPAWN_BACKLOG queued on its P it yields, and short Gs cycle
+	 * through a few warm stacks.  But a backlog of long Gs (CPU-bound
+	 * ones, each running a quantum) would hold the spawner up for many
+	 * quanta: a yield that took over a millisecond marks it
+	 * (g->spawnslow), and it then yields only past a backlog of 1024
+	 * per P in the global queue.  Go has no such rule; its 2 KiB stacks
+	 * come from a heap allocator.
 	 */
-	if (p && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) >
-	    1024 * (uint64_t)atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)) {
+	if (p && goro__runqlen(p) > SPAWN_BACKLOG) {
 		g_t *cur = m->curg;
-		if (cur && cur->preemptoff == 0 && cur->lockedm == NULL)
+		if (cur && cur->preemptoff == 0 && cur->lockedm == NULL &&
+		    (!cur->spawnslow || atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) >
+		    1024 * (uint64_t)atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed))) {
+			uint64_t t0 = goro__cycles();
 			goro__gosched();
+			cur->spawnslow = goro__cycles() - t0 > goro__ns2cycles(1000000);
+		}
 	}
 	return id;
 }

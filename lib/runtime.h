@@ -175,6 +175,7 @@ struct goro__g {
 	 * wrapped syscall.
 	 */
 	_Atomic bool cpubound;
+	bool spawnslow;			/* its last back-pressure yield was slow (proc.c) */
 
 	/* Time on a thread, in TSC cycles, up to its last switch-out. */
 	uint64_t cpucycles;
@@ -205,6 +206,12 @@ struct goro__p {
 	_Atomic(g_t *) runnext;		/* G readied by the running G: runs next */
 
 	g_t *lastpreempted;		/* G preempted here last (owner only; a hint) */
+	/*
+	 * Gs created here minus Gs that exited here (owner writes, anyone
+	 * sums: goro__gcount).  Per P, so that spawning and exiting on two
+	 * Ps do not bounce one counter's cache line between them.
+	 */
+	_Atomic int64_t gdelta;
 
 	/* Unused default-size stacks with guards (stack.c; owner only). */
 #define STACKCACHE 32
@@ -249,6 +256,7 @@ struct goro__m {
 	void *pendingarg;
 	g_t *pendingg;
 	g_t *pendingreadyg;	/* a direct yield's G, queued by the G switched to */
+	g_t *pendingdeadg;	/* a direct exit's G, freed by the G switched to */
 	int *errnop;		/* this thread's errno (set by minit) */
 	bool isM0;		/* the thread that called goro_run */
 	/*
@@ -317,7 +325,7 @@ struct goro__sched {
 	p_t *allp[GORO_MAXPROCS_LIMIT];
 
 	_Atomic int64_t goidgen;
-	_Atomic int64_t ngoroutines;	/* live Gs */
+	_Atomic int64_t ngoroutines;	/* live Gs created without a P; see p->gdelta */
 	_Atomic int nrunning;		/* Gs in G_RUNNING or G_SYSCALL */
 	_Atomic bool exiting;		/* goro_run's main G returned */
 	_Atomic bool running;		/* a runtime is running in this process */
@@ -480,6 +488,18 @@ uint32_t goro__runqgrab(p_t *p, g_t **batch, uint32_t batchhead, bool stealnext)
 g_t *goro__runqsteal(p_t *p, p_t *victim, bool stealnext);
 bool goro__runqempty(p_t *p);
 uint32_t goro__runqlen(p_t *p);
+/* Live Gs: sched.ngoroutines plus every P's gdelta. */
+int64_t goro__gcount(void);
+/* Count a G created (+1) or exited (-1) by the M holding p (may be NULL). */
+static inline void goro__gcount_add(p_t *p, int d)
+{
+	if (p)
+		atomic_store_explicit(&p->gdelta,
+		    atomic_load_explicit(&p->gdelta, memory_order_relaxed) + d, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&goro__sched.ngoroutines, d, memory_order_relaxed);
+}
+
 /* Move half of p's ring plus g to the global queue (runq full). */
 bool goro__runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t);
 /* sched.lock held. */

@@ -464,6 +464,12 @@ static bool unlock_lock(g_t *g, void *lock)
  */
 static inline __attribute__((always_inline)) void finish_switch(m_t *m)
 {
+	g_t *dg = m->pendingdeadg;
+	if (dg) {
+		/* A direct exit's G, off its stack now: to the free list. */
+		m->pendingdeadg = NULL;
+		gfput(m->p, dg);
+	}
 	g_t *yg = m->pendingreadyg;
 	if (yg) {
 		/* A direct yield's G, off its stack now: to the tail. */
@@ -581,7 +587,7 @@ static void goexit0(g_t *g)
 	p_t *p = m->p;
 	dropg(m, g);
 	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
-	atomic_fetch_sub_explicit(&goro__sched.ngoroutines, 1, memory_order_relaxed);
+	goro__gcount_add(p, -1);
 	if (g->lockedm) {
 		/* Exited while locked: the thread is tainted; Go kills it. We unlock. */
 		g->lockedm = NULL;
@@ -608,8 +614,62 @@ static void goexit0(g_t *g)
 	schedule_loop();
 }
 
+/*
+ * A dying G switches straight to the next G of its P's queue, as a
+ * parking one does (park_direct), skipping the scheduler stack: the
+ * common end of a short G.  Its G goes to the free list from the G
+ * switched to (finish_switch: m->pendingdeadg), once we have left its
+ * stack.  Anything unusual takes goexit0.  Returns only if it did not
+ * switch.
+ */
+static void goexit_direct(m_t *m, g_t *g)
+{
+	p_t *p = m->p;
+	if (m->locks != 0 || g->lockedm || g->goid == 1 || p == NULL ||
+	    m->pendingunlockf || m->pendingreadyg || m->pendingdeadg ||
+	    p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
+	    (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0))
+		return;
+	/* Runtime code from here: the protocol of mcall (no preemption, no theft). */
+	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
+		atomic_store_explicit(&m->insched, false, memory_order_release);
+		return;
+	}
+	bool inherit;
+	g_t *next = goro__runqget(p, &inherit);
+	if (next == NULL || next->stack_lo == NULL || next->lockedm) {
+		if (next)
+			goro__runqput(p, next, true);	/* back where it was: runs next */
+		atomic_store_explicit(&m->insched, false, memory_order_release);
+		return;
+	}
+	uint64_t now = goro__cycles();
+	g->cpucycles += now - m->segstart;
+	g->m = NULL;
+	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
+	goro__gcount_add(p, -1);
+	g->fn = NULL;
+	g->arg = NULL;
+	m->pendingdeadg = g;
+	m->curg = next;
+	next->m = m;
+	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	if (!inherit) {
+		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	goro__sysmon_gstart(next);
+	goro__ctx_jump(&next->ctx);
+}
+
 void goro__goexit1(void)
 {
+	goexit_direct(goro__getm(), goro__getm()->curg);
 	mcall(goexit0);
 	goro__throw("goexit returned");
 }
