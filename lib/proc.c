@@ -259,7 +259,7 @@ int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 		    (!cur->spawnslow || atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) >
 		    1024 * (uint64_t)atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed))) {
 			uint64_t t0 = goro__cycles();
-			goro__gosched();
+			goro__spawnyield();
 			cur->spawnslow = goro__cycles() - t0 > goro__ns2cycles(1000000);
 		}
 	}

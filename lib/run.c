@@ -184,6 +184,7 @@ int goro__run(void (*main_fn)(void *), void *arg)
 	goro__stack_siginit();
 	goro__preempt_init();
 	goro__sched.quantum_cycles = goro__ns2cycles(goro__sched.quantum);
+	goro__sched.ms_cycles = goro__ns2cycles(1000000);
 
 	for (int i = 0; i < procs; i++) {
 		if (allocp(i) == NULL) {

@@ -104,6 +104,73 @@ bool goro__runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t)
 }
 
 /*
+ * Take the newest G of p's ring, from its tail (owner only), for a P whose
+ * G parked or exited: a fork-join program then runs depth first, and the
+ * Gs alive at once -- each with a stack whose first page costs a fault --
+ * stay few (fib(25) needed 8,000 stacks when it ran oldest first, Go's
+ * order, and 100 this way).  Thieves still take the oldest half from the
+ * head.
+ *
+ * A thief copies its half from a snapshot of head and tail, then claims
+ * it with one CAS on the head; an owner popping the tail meanwhile could
+ * reach into that half.  So thieves announce themselves (p->nstealing,
+ * around goro__runqgrab), and the owner, after moving the tail down and a
+ * fence, backs off to the head while any thief is at work: a thief that
+ * announced itself after that fence sees the lower tail.  The last G is
+ * settled by CAS on the head, as in Chase and Lev's deque.
+ */
+g_t *goro__runqpoptail(p_t *p)
+{
+	uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+	if (t == h)
+		return NULL;
+	t--;
+	atomic_store_explicit(&p->runqtail, t, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&p->nstealing, memory_order_relaxed) != 0) {
+		atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
+		bool inherit;
+		return goro__runqget(p, &inherit);	/* runnext is empty: the head */
+	}
+	h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+	if ((int32_t)(t - h) > 0)	/* not the last: no thief can reach it */
+		return atomic_load_explicit(&p->runq[t % RUNQ_SIZE], memory_order_relaxed);
+	g_t *g = NULL;
+	if (t == h) {
+		g = atomic_load_explicit(&p->runq[t % RUNQ_SIZE], memory_order_relaxed);
+		if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
+		    memory_order_acq_rel, memory_order_relaxed))
+			g = NULL;	/* a thief took it */
+	}
+	atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);	/* empty */
+	return g;
+}
+
+/*
+ * The G to run after one parked or exited: runnext, then the newest of
+ * the ring -- but the oldest once a millisecond, so that no G waits
+ * forever behind a P that keeps making new work (a fork-join program's
+ * oldest Gs are its biggest pending subtrees: taking them oftener makes
+ * it run breadth first, with a stack for every G alive).  now: cycles.
+ */
+g_t *goro__runqget_lifo(p_t *p, bool *inherit, uint64_t now)
+{
+	g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (next != NULL && atomic_compare_exchange_strong_explicit(&p->runnext,
+	    &next, NULL, memory_order_acq_rel, memory_order_relaxed)) {
+		*inherit = true;
+		return next;
+	}
+	*inherit = false;
+	if (now - p->headpull >= atomic_load_explicit(&goro__sched.ms_cycles, memory_order_relaxed)) {
+		p->headpull = now;
+		return goro__runqget(p, inherit);
+	}
+	return goro__runqpoptail(p);
+}
+
+/*
  * Take a G from p's queue: runnext first (inherit = true: it shares the
  * current time slice), then the head of the ring.  Owner only.
  */
@@ -133,7 +200,18 @@ g_t *goro__runqget(p_t *p, bool *inherit)
  * batchhead).  stealnext: take runnext too if the ring is empty.  Returns
  * the number grabbed.  Any M may call it.
  */
+static uint32_t runqgrab(p_t *p, g_t **batch, uint32_t batchhead, bool stealnext);
+
+/* Take half of p's ring into batch (see runqgrab), announced to its owner. */
 uint32_t goro__runqgrab(p_t *p, g_t **batch, uint32_t batchhead, bool stealnext)
+{
+	atomic_fetch_add_explicit(&p->nstealing, 1, memory_order_seq_cst);
+	uint32_t n = runqgrab(p, batch, batchhead, stealnext);
+	atomic_fetch_sub_explicit(&p->nstealing, 1, memory_order_release);
+	return n;
+}
+
+static uint32_t runqgrab(p_t *p, g_t **batch, uint32_t batchhead, bool stealnext)
 {
 	for (;;) {
 		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);

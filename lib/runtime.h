@@ -204,6 +204,7 @@ struct goro__p {
 	_Atomic uint32_t runqtail;
 	_Atomic(g_t *) runq[RUNQ_SIZE];
 	_Atomic(g_t *) runnext;		/* G readied by the running G: runs next */
+	_Atomic int nstealing;		/* thieves in goro__runqgrab (runq.c) */
 
 	g_t *lastpreempted;		/* G preempted here last (owner only; a hint) */
 	/*
@@ -212,6 +213,7 @@ struct goro__p {
 	 * Ps do not bounce one counter's cache line between them.
 	 */
 	_Atomic int64_t gdelta;
+	uint64_t headpull;		/* cycles: goro__runqget_lifo last took the oldest */
 
 	/* Unused default-size stacks with guards (stack.c; owner only). */
 #define STACKCACHE 32
@@ -338,6 +340,7 @@ struct goro__sched {
 	double ns_per_cycle;		/* TSC calibration */
 	_Atomic int64_t quantum;	/* ns */
 	_Atomic uint64_t quantum_cycles;
+	_Atomic uint64_t ms_cycles;	/* a millisecond in cycles */
 	bool asyncpreemptoff;
 	int64_t schedtrace_ms;
 	bool scheddetail;
@@ -488,6 +491,10 @@ uint32_t goro__runqgrab(p_t *p, g_t **batch, uint32_t batchhead, bool stealnext)
 g_t *goro__runqsteal(p_t *p, p_t *victim, bool stealnext);
 bool goro__runqempty(p_t *p);
 uint32_t goro__runqlen(p_t *p);
+g_t *goro__runqpoptail(p_t *p);
+g_t *goro__runqget_lifo(p_t *p, bool *inherit, uint64_t now);
+/* A spawner over its backlog: to the global queue, behind its P's ring. */
+void goro__spawnyield(void);
 /* Live Gs: sched.ngoroutines plus every P's gdelta. */
 int64_t goro__gcount(void);
 /* Count a G created (+1) or exited (-1) by the M holding p (may be NULL). */

@@ -416,6 +416,25 @@ void goro__gosched(void)
 	mcall(gosched_m);
 }
 
+/*
+ * A spawner over its backlog (proc.c) steps aside to the global queue:
+ * behind its P's whole ring, which the Gs that finish drain newest first
+ * (goro__runqget_lifo), so a local tail would bring it straight back.
+ */
+static void spawnyield_m(g_t *g)
+{
+	m_t *m = goro__m;
+	dropg(m, g);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	goro__globrunqput(g);
+	schedule_loop();
+}
+
+void goro__spawnyield(void)
+{
+	mcall(spawnyield_m);
+}
+
 /* Preempted (by signal or at a check): to the global queue, like Go's gopreempt_m. */
 static void gopreempt_m(g_t *g)
 {
@@ -510,7 +529,8 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 	    (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0))
 		return false;
 	bool inherit;
-	g_t *next = goro__runqget(p, &inherit);
+	uint64_t now = goro__cycles();
+	g_t *next = goro__runqget_lifo(p, &inherit, now);
 	if (next == NULL)
 		return false;
 	if (next->stack_lo == NULL || next->lockedm) {
@@ -518,7 +538,6 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 		return false;
 	}
 	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
-	uint64_t now = goro__cycles();
 	g->cpucycles += now - m->segstart;
 	g->m = NULL;
 	g->saved_errno = errno;
@@ -639,14 +658,14 @@ static void goexit_direct(m_t *m, g_t *g)
 		return;
 	}
 	bool inherit;
-	g_t *next = goro__runqget(p, &inherit);
+	uint64_t now = goro__cycles();
+	g_t *next = goro__runqget_lifo(p, &inherit, now);
 	if (next == NULL || next->stack_lo == NULL || next->lockedm) {
 		if (next)
 			goro__runqput(p, next, true);	/* back where it was: runs next */
 		atomic_store_explicit(&m->insched, false, memory_order_release);
 		return;
 	}
-	uint64_t now = goro__cycles();
 	g->cpucycles += now - m->segstart;
 	g->m = NULL;
 	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);

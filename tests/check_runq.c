@@ -379,8 +379,8 @@ END_TEST
 /* ---- concurrent stealers ------------------------------------------------- */
 
 /*
- * One owner puts and gets on its P while three thieves steal into their
- * own Ps and drain them.  Every G put gets a fresh id; whoever takes it
+ * One owner puts and gets (from either end of its ring) on its P while
+ * three thieves steal into their own Ps and drain them.  Every G put gets a fresh id; whoever takes it
  * marks seen[id].  The Gs themselves are recycled through a free list, so
  * the test runs for a fixed time with a bounded number of structs.
  */
@@ -498,7 +498,7 @@ START_TEST(test_concurrent_stealers)
 				pthread_mutex_unlock(&cs.freelock);
 			}
 			/* Put 1..4 new Gs (one maybe to runnext), never overflowing. */
-			int nput = 1 + (int)((r >> 16) & 3);
+			int nput = 1 + (int)((r >> 16) & 7);
 			for (int i = 0; i < nput && mine != NULL &&
 			    goro__runqlen(cs.owner) < RUNQ_SIZE - 1; i++) {
 				g_t *g = mine;
@@ -507,10 +507,26 @@ START_TEST(test_concurrent_stealers)
 				g->goid = nextid++;
 				goro__runqput(cs.owner, g, ((r >> 20) & 7) == 0);
 			}
-			/* Get one about every third round, like a P running its Gs. */
+			/*
+			 * Get one about every third round, like a P running its
+			 * Gs: from the head, or the newest from the tail, as a
+			 * P does after a G parked or exited.
+			 */
 			if (((r >> 24) % 3) == 0) {
-				g_t *g = goro__runqget(cs.owner, &inherit);
+				g_t *g = ((r >> 26) & 1) ? goro__runqpoptail(cs.owner) :
+				    goro__runqget(cs.owner, &inherit);
 				if (g != NULL) {
+					owned++;
+					take(g, &local, &nlocal);
+				}
+			}
+			/*
+			 * Now and then pop from the tail in a tight run, so that
+			 * the owner reaches into the range a thief is copying.
+			 */
+			if (((r >> 12) & 63) == 0) {
+				g_t *g;
+				while ((g = goro__runqpoptail(cs.owner)) != NULL) {
 					owned++;
 					take(g, &local, &nlocal);
 				}
