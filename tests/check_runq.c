@@ -376,6 +376,45 @@ START_TEST(test_globrunqget)
 }
 END_TEST
 
+/*
+ * After a park or an exit (goro__runqget_lifo): runnext first, then the
+ * newest of the ring -- except the oldest once a millisecond, so a G at
+ * the head is not passed over forever while newer ones keep coming.
+ */
+START_TEST(test_lifo)
+{
+	p_t *p = newp(0);
+	g_t **gs = newgs(8);
+	bool inherit;
+	uint64_t ms = 1000000, now = 5 * ms;
+
+	resetsched(1);
+	atomic_store(&goro__sched.ms_cycles, ms);	/* a "cycle" is a ns here */
+	goro__runqput(p, gs[0], false);		/* the old one: ring 1 */
+	p->headpull = now;			/* the oldest was just taken */
+	for (int i = 1; i < 5; i++)
+		goro__runqput(p, gs[i], false);	/* ring: 1 2 3 4 5 */
+	goro__runqput(p, gs[5], true);		/* runnext: 6 */
+	g_t *g = goro__runqget_lifo(p, &inherit, now + 1);
+	ck_assert_int_eq(g->goid, 6);
+	ck_assert(inherit);
+	/* Newest first while the millisecond runs ... */
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + 2)->goid, 5);
+	ck_assert(!inherit);
+	goro__runqput(p, gs[6], false);		/* ring: 1 2 3 4 7 */
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + ms - 1)->goid, 7);
+	/* ... then the oldest, once, and newest first again. */
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + ms)->goid, 1);
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + ms + 1)->goid, 4);
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + 2 * ms)->goid, 2);
+	ck_assert_int_eq(goro__runqget_lifo(p, &inherit, now + 2 * ms + 1)->goid, 3);
+	ck_assert_ptr_null(goro__runqget_lifo(p, &inherit, now + 5 * ms));
+	assert_empty(p);
+	freegs(gs, 8);
+	free(p);
+}
+END_TEST
+
 /* ---- concurrent stealers ------------------------------------------------- */
 
 /*
@@ -585,6 +624,7 @@ main(void)
 	tcase(s, "overflow to the global queue", test_overflow, 0, 1, 30);
 	tcase(s, "overflow from runnext", test_overflow_runnext, 0, 1, 30);
 	tcase(s, "global queue get", test_globrunqget, 0, 1, 30);
+	tcase(s, "newest first after a park, the oldest once a ms", test_lifo, 0, 1, 30);
 	tcase(s, "concurrent stealers", test_concurrent_stealers, 0, 1, 60);
 	return goro_test_main(s);
 }
