@@ -183,6 +183,7 @@ int goro__run(void (*main_fn)(void *), void *arg)
 	goro__parse_env(&procs);
 	goro__stack_siginit();
 	goro__preempt_init();
+	goro__theft_init();
 	goro__sched.quantum_cycles = goro__ns2cycles(goro__sched.quantum);
 	goro__sched.ms_cycles = goro__ns2cycles(1000000);
 

@@ -380,13 +380,31 @@ void goro__reacquirep(void);
  * store of m->pstolen followed by its read of m->locks (Dekker), so one
  * of the two always sees the other.  Returns the M (NULL off-runtime).
  */
+/*
+ * The G side of the P-theft handshake (sysmon sets m->pstolen, then reads
+ * m->locks and m->insched; a G sets those, then reads m->pstolen): a
+ * store-load fence on each side.  Thefts are rare and runtime entries
+ * are not, so where the kernel has membarrier(2) sysmon pays for both
+ * (goro__theft_sync) and this is only a compiler barrier.
+ */
+extern bool goro__asymfence;
+void goro__theft_sync(void);
+void goro__theft_init(void);
+static inline __attribute__((always_inline)) void goro__theft_fence(void)
+{
+	if (likely(goro__asymfence))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
 static inline m_t *goro__acquirem(void)
 {
 	m_t *m = goro__m;
 	if (m == NULL)
 		return NULL;
 	if (m->locks++ == 0 && m->curg) {
-		atomic_thread_fence(memory_order_seq_cst);
+		goro__theft_fence();
 		if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
 			m->locks--;
 			goro__reacquirep();

@@ -289,7 +289,6 @@ static void execute(g_t *g, bool inherit)
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
-	goro__sysmon_gstart(g);
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_jump(&g->ctx);
 }
@@ -315,7 +314,8 @@ static inline void mcall(void (*fn)(g_t *))
 	 * P theft.  The fence and re-check are goro__acquirem's protocol.
 	 */
 	m_t *m = goro__getm();
-	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	goro__theft_fence();
 	/*
 	 * With runtime locks held (parking with a channel lock, say) we must
 	 * not move: sysmon saw m->locks > 0 after marking and undoes it.
@@ -372,11 +372,11 @@ static inline __attribute__((always_inline)) bool gosched_direct(void)
 	    atomic_load_explicit(&p->timer0when, memory_order_relaxed) != 0 ||
 	    atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0 ||
 	    atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL ||
-	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed) ||
-	    p->schedtick % 61 == 0)
-		return false;
+	    atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed))
+		return false;	/* (no 61st-pick rule: the global queue is empty) */
 	/* Runtime code from here: the protocol of mcall (no preemption, no theft). */
-	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	goro__theft_fence();
 	uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
 	uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
 	g_t *next = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], memory_order_relaxed);
@@ -400,11 +400,10 @@ static inline __attribute__((always_inline)) bool gosched_direct(void)
 	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
-	goro__sysmon_gstart(next);
 	goro__ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
+	finish_switch(goro__getm());
 	m = goro__getm();
-	finish_switch(m);
 	*m->errnop = m->curg->saved_errno;
 	return true;
 }
@@ -481,7 +480,12 @@ static bool unlock_lock(g_t *g, void *lock)
  * and leave the scheduler state.  Every place where a G resumes calls
  * this: the return from mcall, from a direct switch, and a new G's entry.
  */
-static inline __attribute__((always_inline)) void finish_switch(m_t *m)
+/*
+ * The rarer parts of finish_switch, out of line so that the common one
+ * keeps no value alive across a call (and so needs no callee-saved
+ * registers of its own in the hot switch paths).
+ */
+static __attribute__((noinline)) void finish_switch_slow(m_t *m)
 {
 	g_t *dg = m->pendingdeadg;
 	if (dg) {
@@ -491,7 +495,6 @@ static inline __attribute__((always_inline)) void finish_switch(m_t *m)
 	}
 	g_t *yg = m->pendingreadyg;
 	if (yg) {
-		/* A direct yield's G, off its stack now: to the tail. */
 		m->pendingreadyg = NULL;
 		runqput(m->p, yg, false);
 	}
@@ -506,7 +509,30 @@ static inline __attribute__((always_inline)) void finish_switch(m_t *m)
 			goro__runqput(m->p, pg, true);
 		}
 	}
+}
+
+static inline __attribute__((always_inline)) void finish_switch(m_t *m)
+{
+	g_t *yg = m->pendingreadyg;
+	if (unlikely(m->pendingdeadg != NULL || m->pendingunlockf != NULL)) {
+		finish_switch_slow(m);
+		m = goro__getm();
+	} else if (yg) {
+		/* A direct yield's G, off its stack now: to the tail. */
+		p_t *p = m->p;
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (likely(t - h < RUNQ_SIZE)) {
+			atomic_store_explicit(&p->runq[t % RUNQ_SIZE], yg, memory_order_relaxed);
+			atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
+			m->pendingreadyg = NULL;
+		} else {
+			finish_switch_slow(m);
+			m = goro__getm();
+		}
+	}
 	atomic_store_explicit(&m->insched, false, memory_order_release);
+	goro__sysmon_gstart(m->curg);	/* here, not before the switch: fewer live registers there */
 }
 
 /*
@@ -554,7 +580,6 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
-	goro__sysmon_gstart(next);
 	goro__ctx_switch(&g->ctx, &next->ctx);
 	/* Resumed, perhaps on another M. */
 	finish_switch(goro__getm());
@@ -652,7 +677,8 @@ static void goexit_direct(m_t *m, g_t *g)
 	    (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0))
 		return;
 	/* Runtime code from here: the protocol of mcall (no preemption, no theft). */
-	atomic_store_explicit(&m->insched, true, memory_order_seq_cst);
+	atomic_store_explicit(&m->insched, true, memory_order_relaxed);
+	goro__theft_fence();
 	if (unlikely(atomic_load_explicit(&m->pstolen, memory_order_relaxed))) {
 		atomic_store_explicit(&m->insched, false, memory_order_release);
 		return;
@@ -682,7 +708,6 @@ static void goexit_direct(m_t *m, g_t *g)
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
-	goro__sysmon_gstart(next);
 	goro__ctx_jump(&next->ctx);
 }
 

@@ -310,6 +310,26 @@ void goro__reacquirep(void)
 	goro__exitsyscall();
 }
 
+/* ---- the asymmetric fence of the theft handshake (runtime.h) ---------------- */
+
+#include <linux/membarrier.h>
+
+bool goro__asymfence;
+
+/* At start: may sysmon pay for the handshake's fences with membarrier(2)? */
+void goro__theft_init(void)
+{
+	goro__asymfence = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* sysmon, between its store of m->pstolen and its reads of the M's state. */
+void goro__theft_sync(void)
+{
+	if (goro__asymfence &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		goro__throw("membarrier failed after registering");
+}
+
 /* The state letter of the thread's /proc stat, or 0. */
 static char threadstate(m_t *m)
 {
@@ -406,7 +426,8 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	uint32_t st = P_RUNNING;
 	if (!atomic_compare_exchange_strong(&p->status, &st, P_SYSCALL))
 		return false;
-	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__acquirem's fence */
+	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__theft_fence */
+	goro__theft_sync();
 	if (m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
 	    m->curg != g || (!stuck_unsafe && !asleep_in_kernel(m))) {
 		bool was = true;
