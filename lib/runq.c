@@ -148,6 +148,26 @@ g_t *goro__runqpoptail(p_t *p)
 }
 
 /*
+ * Put g at the head of p's ring, where it runs after the Gs already there
+ * when the P takes them newest first (a spawner stepping aside, proc.c).
+ * Owner only; false if the ring is full.  A thief that read the old head
+ * fails its CAS and looks again.
+ */
+bool goro__runqputhead(p_t *p, g_t *g)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (t - h >= RUNQ_SIZE)
+			return false;
+		atomic_store_explicit(&p->runq[(h - 1) % RUNQ_SIZE], g, memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h - 1,
+		    memory_order_release, memory_order_relaxed))
+			return true;
+	}
+}
+
+/*
  * The G to run after one parked or exited: runnext, then the newest of
  * the ring -- but the oldest once a millisecond, so that no G waits
  * forever behind a P that keeps making new work (a fork-join program's

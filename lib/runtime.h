@@ -215,6 +215,10 @@ struct goro__p {
 	_Atomic int64_t gdelta;
 	uint64_t headpull;		/* cycles: goro__runqget_lifo last took the oldest */
 
+	/* What thieves saw at the head and since when (sched.c: stealable). */
+	_Alignas(64) _Atomic(g_t *) stealg;
+	_Atomic int64_t stealseen;
+
 	/* Unused default-size stacks with guards (stack.c; owner only). */
 #define STACKCACHE 32
 	char *stackcache[STACKCACHE];
@@ -271,6 +275,7 @@ struct goro__m {
 	uint32_t standbytick;
 	uint64_t standbymark;
 	bool spinning;		/* looking for work */
+	int futile;		/* spins in a row that found only young work (sched.c) */
 	bool blocked;		/* parked on its note */
 	int locks;		/* runtime locks held: no preemption while > 0 */
 	_Atomic bool insched;	/* on the scheduler stack (runtime code) */
@@ -510,8 +515,9 @@ g_t *goro__runqsteal(p_t *p, p_t *victim, bool stealnext);
 bool goro__runqempty(p_t *p);
 uint32_t goro__runqlen(p_t *p);
 g_t *goro__runqpoptail(p_t *p);
+bool goro__runqputhead(p_t *p, g_t *g);
 g_t *goro__runqget_lifo(p_t *p, bool *inherit, uint64_t now);
-/* A spawner over its backlog: to the global queue, behind its P's ring. */
+/* A spawner over its backlog: to the head of its P's ring, behind the rest. */
 void goro__spawnyield(void);
 /* Live Gs: sched.ngoroutines plus every P's gdelta. */
 int64_t goro__gcount(void);

@@ -16,6 +16,43 @@
 
 /* ---- the schedule loop --------------------------------------------------- */
 
+/*
+ * Patient stealing.  A thief takes a P's work only once its oldest G (the
+ * ring's head, or runnext) has sat there STEAL_AGE_NS: work its owner gets
+ * to sooner is cheaper run where it is than moved (a spawning loop's short
+ * Gs, stolen, made both Ps fight over the same cache lines: 95 ns a spawn
+ * against 50 on one P).  Work that stays -- a fork-join program's pending
+ * subtrees, a second CPU-bound G -- is stolen after that delay.  A spinning
+ * M waits for it up to STEAL_SPIN_NS, longer than the age, so a G that
+ * stays is always taken.  The observation lives in the victim (thieves
+ * share it; a race only delays or hastens one steal).
+ */
+#define STEAL_AGE_NS 20000
+#define STEAL_SPIN_NS 60000
+
+/* The G a thief would look at first: the ring's head, or runnext. */
+static g_t *oldest(p_t *victim)
+{
+	uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+	return h != t ? atomic_load_explicit(&victim->runq[h % RUNQ_SIZE], memory_order_relaxed) :
+	    atomic_load_explicit(&victim->runnext, memory_order_relaxed);
+}
+
+static bool stealable(p_t *victim, int64_t now)
+{
+	g_t *g = oldest(victim);
+	if (g == NULL)
+		return false;
+	if (atomic_load_explicit(&victim->stealg, memory_order_relaxed) != g) {
+		atomic_store_explicit(&victim->stealg, g, memory_order_relaxed);
+		atomic_store_explicit(&victim->stealseen, now, memory_order_relaxed);
+		return false;
+	}
+	return now - atomic_load_explicit(&victim->stealseen, memory_order_relaxed) >= STEAL_AGE_NS;
+}
+
+
 /* The P is beyond gomaxprocs: drain it and let it die.  Called by its M. */
 static void killp(p_t *p)
 {
@@ -104,30 +141,47 @@ top:
 	}
 	if (now == 0)
 		now = goro__nanotime();
-	for (int i = 0; i < 4; i++) {
-		bool last = i == 3;
-		uint32_t start = goro__fastrand();
-		for (int k = 0; k < procs; k++) {
-			p_t *victim = goro__sched.allp[(start + (uint32_t)k) % (uint32_t)procs];
-			if (victim == p)
-				continue;
-			if (last && atomic_load_explicit(&victim->timer0when, memory_order_relaxed) != 0 &&
-			    atomic_load_explicit(&victim->timer0when, memory_order_relaxed) <= now) {
-				goro__runtimers(victim, now);
-				g = goro__runqget(p, inherit);
-				if (g)
-					return g;
-			}
-			if (!goro__runqempty(victim)) {
+	int64_t spinstart = now;
+	bool young;
+	do {
+		young = false;
+		for (int i = 0; i < 4; i++) {
+			bool last = i == 3;
+			uint32_t start = goro__fastrand();
+			for (int k = 0; k < procs; k++) {
+				p_t *victim = goro__sched.allp[(start + (uint32_t)k) % (uint32_t)procs];
+				if (victim == p)
+					continue;
+				if (last && atomic_load_explicit(&victim->timer0when, memory_order_relaxed) != 0 &&
+				    atomic_load_explicit(&victim->timer0when, memory_order_relaxed) <= now) {
+					goro__runtimers(victim, now);
+					g = goro__runqget(p, inherit);
+					if (g)
+						return g;
+				}
+				if (goro__runqempty(victim))
+					continue;
+				if (!stealable(victim, now)) {
+					young = true;
+					continue;
+				}
 				g = goro__runqsteal(p, victim, last);
 				if (g) {
+					m->futile = 0;
 					atomic_fetch_add_explicit(&goro__sched.steals, 1, memory_order_relaxed);
 					*inherit = false;
 					return g;
 				}
 			}
 		}
-	}
+		if (young) {
+			for (int k = 0; k < 100; k++)
+				goro__cpu_relax();
+			now = goro__nanotime();
+		}
+	} while (young && now - spinstart < STEAL_SPIN_NS);
+	if (young)
+		m->futile++;
 
 stop:
 	goro__lock(&goro__sched.lock);
@@ -155,7 +209,13 @@ stop:
 nop:
 	procs = atomic_load(&goro__sched.gomaxprocs);
 	for (int i = 0; i < procs; i++) {
-		if (!goro__runqempty(goro__sched.allp[i]) ||
+		/*
+		 * Work that churned through our spinning twice is left to its
+		 * P -- unless its oldest G has stayed since a thief saw it.
+		 */
+		p_t *q = goro__sched.allp[i];
+		if ((!goro__runqempty(q) && (m->futile < 2 || (oldest(q) != NULL &&
+		    oldest(q) == atomic_load_explicit(&q->stealg, memory_order_relaxed)))) ||
 		    atomic_load(&goro__sched.runqsize) > 0) {
 			goro__lock(&goro__sched.lock);
 			p = goro__pidleget();
@@ -179,6 +239,7 @@ nop:
 		timeout = when > now ? when - now : 1;
 	}
 	stopm(timeout);
+	m->futile = 0;	/* woken: a new search */
 	if (m->p == NULL) {
 		/* Timer wake-up: find an idle P to run the timers. */
 		goro__lock(&goro__sched.lock);
@@ -220,6 +281,7 @@ static void schedule_loop(void)
 				stopm(0);
 		}
 		g_t *g = findrunnable(&inherit);
+		m->futile = 0;
 		if (m->spinning)
 			resetspinning();
 		execute(g, inherit);
@@ -250,6 +312,7 @@ static void schedule_loop(void)
 		g = goro__runqget(p, &inherit);
 	if (g == NULL)
 		g = findrunnable(&inherit);
+	m->futile = 0;
 	if (m->spinning)
 		resetspinning();
 	execute(g, inherit);
@@ -416,16 +479,23 @@ void goro__gosched(void)
 }
 
 /*
- * A spawner over its backlog (proc.c) steps aside to the global queue:
- * behind its P's whole ring, which the Gs that finish drain newest first
- * (goro__runqget_lifo), so a local tail would bring it straight back.
+ * A spawner over its backlog (proc.c) steps aside to the head of its P's
+ * ring, behind the Gs it spawned, which the P takes newest first
+ * (goro__runqget_lifo); the global queue if the ring is full.  Thieves
+ * leave a young head alone (stealable), so the spawner stays here.
  */
 static void spawnyield_m(g_t *g)
 {
 	m_t *m = goro__m;
+	p_t *p = m->p;
 	dropg(m, g);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	goro__globrunqput(g);
+	if (!goro__runqputhead(p, g))
+		goro__globrunqput(g);
+	bool inherit;
+	g_t *next = goro__runqget_lifo(p, &inherit, goro__cycles());
+	if (next)
+		execute(next, inherit);
 	schedule_loop();
 }
 

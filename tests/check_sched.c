@@ -125,6 +125,52 @@ START_TEST(test_nested)
 }
 END_TEST
 
+/* ---- an idle P takes work that waits ------------------------------------ */
+
+/*
+ * Thieves leave a P's young work alone for a few tens of microseconds
+ * (patient stealing, sched.c) but take work that stays.  On 2 Ps with a
+ * 1 s quantum, main starts two call-free loops and waits: the second can
+ * only run if the idle P steals it, since the first never gives its P
+ * up.  Each waits for the other to start; both must have started within
+ * 500 ms (it takes well under a millisecond).
+ */
+static _Atomic int par_started;
+static _Atomic int64_t par_both;
+
+static void
+par_hog(void *arg)
+{
+	atomic_fetch_add(&par_started, 1);
+	while (atomic_load_explicit(&par_started, memory_order_relaxed) < 2)
+		;	/* call-free: only a steal (or preemption) lets the other run */
+	int64_t zero = 0;
+	atomic_compare_exchange_strong(&par_both, &zero, goro_now());
+	goro_wg_done(&wg);
+}
+
+static void
+par_main(void *arg)
+{
+	goro_maxprocs(2);
+	EXPECT(goro_set_quantum(1000000000LL) == 0);
+	goro_wg_init(&wg);
+	goro_wg_add(&wg, 2);
+	int64_t t0 = goro_now();
+	spawn(par_hog, NULL);
+	spawn(par_hog, NULL);
+	goro_wg_wait(&wg);
+	double ms = (atomic_load(&par_both) - t0) / 1e6;
+	fprintf(stderr, "steal: both call-free loops running %.3f ms after the spawns\n", ms);
+	EXPECT(ms < 500);
+}
+
+START_TEST(test_steal_waiting)
+{
+	run(par_main, NULL);
+}
+END_TEST
+
 /* ---- goro_exit ---------------------------------------------------------- */
 
 static _Atomic int before_exit, after_exit, after_call;
@@ -738,6 +784,7 @@ main(void)
 	tcase(s, "goro_exit in main", test_exit_main, 0, 2, 30);
 	tcase(s, "round-robin yield on 1 P", test_round_robin, 0, 1, 30);
 	/* i = 1 adds a G that never yields (needs async preemption). */
+	tcase(s, "an idle P steals work that waits", test_steal_waiting, 0, 1, 30);
 	tcase(s, "maxprocs changes while running", test_maxprocs_change, 0, 2, 60);
 	tcase(s, "goroutine ids", test_ids, 0, 2, 30);
 	/* i: blocked, yielding, spinning (needs async preemption), sleeping. */
