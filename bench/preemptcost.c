@@ -2,26 +2,34 @@
  * preemptcost: what preemption costs a CPU-bound program (maxprocs=1;
  * goro only, the peers have no equivalent).
  *
- * Three phases of about 2 s each, all with the hog loop of bench.h:
+ * Three configurations, each run for 2 s in all, with the hog loop of
+ * bench.h:
  *
  *  1. baseline: one hog alone, with signal preemption off.  The hog calls
  *     goro_preempt_off() before its loop, so sysmon's SIGURG never stops
  *     it, and goro_preempt_on() after.  Since nothing can then take the
  *     only P away from it, the main goroutine cannot end this phase; a
- *     plain pthread outside the runtime sleeps 2 s, reads the hog's count
+ *     plain pthread outside the runtime sleeps, reads the hog's count
  *     and sets the stop flag.
  *  2. four hogs at the default quantum (10 ms, or GOROQUANTUM);
  *  3. four hogs at a 200 us quantum (goro_set_quantum).
  *
- * In phases 2 and 3 the main goroutine sleeps 2 s and, once it runs again
- * (so no hog is running: there is one P), reads the total count; it then
+ * The 2 s of each are twenty 100 ms phases, interleaved (1 2 3 1 2 3 ...):
+ * on a shared machine the speed of a CPU drifts by tens of percent over
+ * seconds, and a loss measured against a baseline taken seconds earlier
+ * measured that drift.  Each round compares its phases with its own
+ * baseline; the result is the median round.
+ *
+ * In phases 2 and 3 the main goroutine sleeps and, once it runs again (so
+ * no hog is running: there is one P), reads the total count; it then
  * stops the hogs.  Counts are turned into rates over the measured time, so
  * a late wake-up does not bias the result.
  *
  * Result: loss_pct_default and loss_pct_200us = 100 * (1 - rate/baseline
- * rate); preemptions_per_s_200us from the goro_stats() preempt_async
- * counter over phase 3.  Extra keys: preemptions_per_s_default, and
- * quantum_default_us (what "default" was in this run).
+ * rate), medians over the rounds; preemptions_per_s_200us from the
+ * goro_stats() preempt_async counter over phase 3.  Extra keys:
+ * preemptions_per_s_default, quantum_default_us (what "default" was in
+ * this run), rounds, and the spread of the 200 us loss over the rounds.
  */
 #include <pthread.h>
 #include <time.h>
@@ -29,7 +37,8 @@
 #include "bench.h"
 
 #define HOGS 4
-#define PHASE_NS INT64_C(2000000000)
+#define ROUNDS 20
+#define PHASE_NS INT64_C(100000000)
 
 /* What one phase measured. */
 struct phase {
@@ -131,28 +140,55 @@ four_hogs(void)
 	return ph;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return v[n / 2];
+}
+
 static void
 body(void *arg)
 {
-	double base;
+	double loss_dflt[ROUNDS], loss_fast[ROUNDS], pps_dflt[ROUNDS], pps_fast[ROUNDS];
 	int64_t quantum;
-	struct phase dflt, fast;
 
 	(void)arg;
 	bench_maxprocs(1);
 
 	quantum = goro_get_quantum();
-	base = baseline();
-	dflt = four_hogs();
-	if (goro_set_quantum(200000) != 0)
-		bench_die_errno("goro_set_quantum(200000)");
-	fast = four_hogs();
-
+	for (int r = 0; r < ROUNDS; r++) {
+		double base = baseline();
+		if (goro_set_quantum(quantum) != 0)
+			bench_die_errno("goro_set_quantum(default)");
+		struct phase dflt = four_hogs();
+		if (goro_set_quantum(200000) != 0)
+			bench_die_errno("goro_set_quantum(200000)");
+		struct phase fast = four_hogs();
+		loss_dflt[r] = 100.0 * (1.0 - dflt.rate / base);
+		loss_fast[r] = 100.0 * (1.0 - fast.rate / base);
+		pps_dflt[r] = dflt.preempt_per_s;
+		pps_fast[r] = fast.preempt_per_s;
+	}
+	double lo = loss_fast[0], hi = loss_fast[0];
+	for (int r = 1; r < ROUNDS; r++) {
+		lo = loss_fast[r] < lo ? loss_fast[r] : lo;
+		hi = loss_fast[r] > hi ? loss_fast[r] : hi;
+	}
 	bench_result("loss_pct_default=%.2f loss_pct_200us=%.2f "
 	    "preemptions_per_s_200us=%.0f preemptions_per_s_default=%.1f "
-	    "quantum_default_us=%.0f",
-	    100.0 * (1.0 - dflt.rate / base), 100.0 * (1.0 - fast.rate / base),
-	    fast.preempt_per_s, dflt.preempt_per_s, (double)quantum / 1e3);
+	    "quantum_default_us=%.0f rounds=%d loss_pct_200us_min=%.2f loss_pct_200us_max=%.2f",
+	    median(loss_dflt, ROUNDS), median(loss_fast, ROUNDS),
+	    median(pps_fast, ROUNDS), median(pps_dflt, ROUNDS), (double)quantum / 1e3,
+	    ROUNDS, lo, hi);
 }
 
 int
