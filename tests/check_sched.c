@@ -171,6 +171,51 @@ START_TEST(test_steal_waiting)
 }
 END_TEST
 
+/* ---- a spawner of long goroutines is not held up ------------------------- */
+
+/*
+ * goro_go steps aside when more than 64 goroutines wait on its P (so that
+ * short ones run on warm stacks), but a spawner whose stepping aside took
+ * over a millisecond stops doing so.  On 1 P at the default 10 ms
+ * quantum, main starts 300 call-free loops: the first time it steps
+ * aside it waits a quantum or so (a loop runs until preempted; then the
+ * P takes the oldest of its ring, main, as it does once a millisecond);
+ * after that it must start the rest at once, within a second in all.
+ * Stepping aside every time would cost a quantum per goroutine, 2.4 s.
+ */
+enum { LONG_GS = 300 };
+static _Atomic int long_stop;
+
+static void
+long_g(void *arg)
+{
+	while (!atomic_load_explicit(&long_stop, memory_order_relaxed))
+		;
+	goro_wg_done(&wg);
+}
+
+static void
+long_main(void *arg)
+{
+	goro_maxprocs(1);
+	goro_wg_init(&wg);
+	goro_wg_add(&wg, LONG_GS);
+	int64_t t0 = goro_now();
+	for (int i = 0; i < LONG_GS; i++)
+		spawn(long_g, NULL);
+	double ms = (goro_now() - t0) / 1e6;
+	atomic_store(&long_stop, 1);
+	goro_wg_wait(&wg);
+	fprintf(stderr, "spawner of long Gs: %d started in %.1f ms\n", LONG_GS, ms);
+	EXPECT(ms < 1000);
+}
+
+START_TEST(test_spawn_long)
+{
+	run(long_main, NULL);
+}
+END_TEST
+
 /* ---- goro_exit ---------------------------------------------------------- */
 
 static _Atomic int before_exit, after_exit, after_call;
@@ -785,6 +830,7 @@ main(void)
 	tcase(s, "round-robin yield on 1 P", test_round_robin, 0, 1, 30);
 	/* i = 1 adds a G that never yields (needs async preemption). */
 	tcase(s, "an idle P steals work that waits", test_steal_waiting, 0, 1, 30);
+	tcase(s, "a spawner of long goroutines is not held up", test_spawn_long, 0, 1, 30);
 	tcase(s, "maxprocs changes while running", test_maxprocs_change, 0, 2, 60);
 	tcase(s, "goroutine ids", test_ids, 0, 2, 30);
 	/* i: blocked, yielding, spinning (needs async preemption), sleeping. */
