@@ -328,6 +328,26 @@ void goro__schedule(void)
  * G before it (it came from runnext), so sysmon's quantum is not reset.
  * Never returns.
  */
+/*
+ * Make g the G running on m (holding p) from time now, in cycles: a new
+ * run segment, and a new time slice unless it inherits the running one
+ * (runnext).  Every switch to a G -- execute and the direct switches --
+ * goes through here.
+ */
+static inline __attribute__((always_inline)) void startg(m_t *m, p_t *p, g_t *g, uint64_t now,
+    bool inherit)
+{
+	m->curg = g;
+	g->m = m;
+	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+	m->segstart = now;
+	if (!inherit) {
+		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
+		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+}
+
 static void execute(g_t *g, bool inherit)
 {
 	m_t *m = goro__m;
@@ -342,16 +362,7 @@ static void execute(g_t *g, bool inherit)
 			goro__throw("out of memory allocating a goroutine stack");
 		goro__ctx_make(&g->ctx, g->stack_hi, gentry);
 	}
-	m->curg = g;
-	g->m = m;
-	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-	uint64_t now = goro__cycles();
-	m->segstart = now;
-	if (!inherit) {
-		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
-		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-	}
-	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	startg(m, p, g, goro__cycles(), inherit);
 	atomic_store_explicit(&m->insched, false, memory_order_release);
 	goro__ctx_jump(&g->ctx);
 }
@@ -456,13 +467,7 @@ static inline __attribute__((always_inline)) bool gosched_direct(void)
 	cur->m = NULL;
 	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
 	m->pendingreadyg = cur;
-	m->curg = next;
-	next->m = m;
-	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
-	m->segstart = now;
-	atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
-	atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	startg(m, p, next, now, false);
 	goro__ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed (by execute or by another direct switch), maybe elsewhere. */
 	finish_switch(goro__getm());
@@ -641,15 +646,7 @@ static bool park_direct(m_t *m, g_t *g, bool (*unlockf)(g_t *, void *), void *ar
 	m->pendingunlockf = unlockf;
 	m->pendingarg = arg;
 	m->pendingg = g;
-	m->curg = next;
-	next->m = m;
-	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
-	m->segstart = now;
-	if (!inherit) {
-		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
-		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-	}
-	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	startg(m, p, next, now, inherit);
 	goro__ctx_switch(&g->ctx, &next->ctx);
 	/* Resumed, perhaps on another M. */
 	finish_switch(goro__getm());
@@ -769,15 +766,7 @@ static void goexit_direct(m_t *m, g_t *g)
 	g->fn = NULL;
 	g->arg = NULL;
 	m->pendingdeadg = g;
-	m->curg = next;
-	next->m = m;
-	atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
-	m->segstart = now;
-	if (!inherit) {
-		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
-		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-	}
-	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
+	startg(m, p, next, now, inherit);
 	goro__ctx_jump(&next->ctx);
 }
 
