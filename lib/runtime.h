@@ -378,14 +378,6 @@ void goro__set_errno(int e);
 void goro__reacquirep(void);
 
 /*
- * Enter runtime code on a G that uses m->p (Go's acquirem): until
- * goro__releasem, the G is not preempted and sysmon does not take the P.
- * If sysmon took the P while the thread was blocked, get one back first
- * (perhaps moving to another M).  The seq_cst fence pairs with sysmon's
- * store of m->pstolen followed by its read of m->locks (Dekker), so one
- * of the two always sees the other.  Returns the M (NULL off-runtime).
- */
-/*
  * The G side of the P-theft handshake (sysmon sets m->pstolen, then reads
  * m->locks and m->insched; a G sets those, then reads m->pstolen): a
  * store-load fence on each side.  Thefts are rare and runtime entries
@@ -403,6 +395,14 @@ static inline __attribute__((always_inline)) void goro__theft_fence(void)
 		atomic_thread_fence(memory_order_seq_cst);
 }
 
+/*
+ * Enter runtime code on a G that uses m->p (Go's acquirem): until
+ * goro__releasem, the G is not preempted and sysmon does not take the P.
+ * If sysmon took the P while the thread was blocked, get one back first
+ * (perhaps moving to another M).  The fence pairs with sysmon's store of
+ * m->pstolen followed by its read of m->locks (Dekker), so one of the two
+ * always sees the other.  Returns the M (NULL off-runtime).
+ */
 static inline m_t *goro__acquirem(void)
 {
 	m_t *m = goro__m;
