@@ -39,9 +39,12 @@
  *     only at its quantum's end.  A G that is not CPU-bound and starts
  *     while sysmon sleeps long wakes it (goro__sysmon_gstart).
  *
- * Measured (5 s, 10 ms quantum): 8 call-free loops on 2 Ps, 100 rounds a
- * second and 0.25-0.42 % of a core; every P busy and nothing waiting,
- * about 0.1 %.
+ * Measured (bench/sysmoncost, 10 ms quantum): 8 call-free loops on 2 Ps,
+ * 100 rounds a second and 0.25-0.45 % of a core; 4 on 1 P, 0.45-0.76 %
+ * (each wake-up lands on the idle vCPU: twice the price); every P busy
+ * and nothing waiting, 0.04-0.08 %.  Following the lone busy P to its
+ * CPU (sched_setaffinity) halved the 1-P figure but made its goroutines
+ * pay it instead: not done.
  *
  * It never signals a thread the kernel shows asleep, a G that has just
  * resumed (it must have run a millisecond itself, see "overdue"), or an
