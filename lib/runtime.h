@@ -169,10 +169,11 @@ struct goro__g {
 	uintptr_t *redirect_slot;	/* where the trampoline address was written */
 	int errnodefer;			/* signals deferred for a live &errno (preempt.c) */
 	/*
-	 * Its last slice ended in a preemption and it has not blocked since:
-	 * a CPU-bound G, which sysmon checks for unwrapped blocking calls
-	 * less often (sysmon.c).  Set by gopreempt_m, cleared by a park or a
-	 * wrapped syscall.
+	 * sysmon stopped it for running a whole quantum, and it has not
+	 * blocked since: a CPU-bound G, which sysmon checks for unwrapped
+	 * blocking calls less often (sysmon.c).  Set by sysmon as it asks
+	 * the G to stop; cleared by a park, a wrapped syscall, or a hand-off
+	 * of its P while it slept in an unwrapped one.
 	 */
 	_Atomic bool cpubound;
 	bool spawnslow;			/* its last back-pressure yield was slow (proc.c) */

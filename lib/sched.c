@@ -516,7 +516,6 @@ static void gopreempt_m(g_t *g)
 	dropg(m, g);
 	if (m->p)
 		m->p->lastpreempted = g;
-	atomic_store_explicit(&g->cpubound, true, memory_order_relaxed);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	goro__globrunqput(g);
 	schedule_loop();

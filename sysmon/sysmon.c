@@ -455,6 +455,9 @@ static int64_t sysmon_round(int64_t now)
 				}
 				ps->lastsignal = now;
 				ps->target = m->curg;
+				/* Stopped for running a quantum: CPU-bound (see blockival). */
+				if (overdue && ps->target)
+					atomic_store_explicit(&ps->target->cpubound, true, memory_order_relaxed);
 				goro__preemptone(p, m);
 				ps->blockival = 0;	/* its successor's looks start afresh */
 				/*
