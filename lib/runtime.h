@@ -386,7 +386,7 @@ void goro__reacquirep(void);
  * (goro__theft_sync) and this is only a compiler barrier.
  */
 extern bool goro__asymfence;
-void goro__theft_sync(void);
+bool goro__theft_sync(void);
 void goro__theft_init(void);
 static inline __attribute__((always_inline)) void goro__theft_fence(void)
 {

@@ -322,12 +322,15 @@ void goro__theft_init(void)
 	goro__asymfence = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-/* sysmon, between its store of m->pstolen and its reads of the M's state. */
-void goro__theft_sync(void)
+/*
+ * sysmon, between its store of m->pstolen and its reads of the M's state.
+ * False if the fence could not be had (membarrier can fail for lack of
+ * memory): the caller then gives up this theft.
+ */
+bool goro__theft_sync(void)
 {
-	if (goro__asymfence &&
-	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-		goro__throw("membarrier failed after registering");
+	return !goro__asymfence ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 /* The state letter of the thread's /proc stat, or 0. */
@@ -427,8 +430,8 @@ bool goro__sysmon_check_blocked(p_t *p, m_t *m, int64_t ran)
 	if (!atomic_compare_exchange_strong(&p->status, &st, P_SYSCALL))
 		return false;
 	atomic_store(&m->pstolen, true);	/* seq_cst: pairs with goro__theft_fence */
-	goro__theft_sync();
-	if (m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
+	bool synced = goro__theft_sync();
+	if (!synced || m->locks > 0 || atomic_load(&m->insched) || atomic_load(&m->insyscall) ||
 	    m->curg != g || (!stuck_unsafe && !asleep_in_kernel(m))) {
 		bool was = true;
 		if (atomic_compare_exchange_strong(&m->pstolen, &was, false)) {
