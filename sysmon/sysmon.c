@@ -128,10 +128,11 @@ void goro__sysmon_syscall_entered(void)
 }
 
 /*
- * sysmon sleeps past the next millisecond without watching for Ms blocked
- * in unwrapped calls (nothing waited for a P at its last round).  Work
- * queued from now on may wait behind such an M: the first to queue some
- * wakes sysmon, so the check resumes within a millisecond, not a quantum.
+ * sysmon sleeps past the next millisecond without watching the running
+ * Gs at all (nothing waited for a P at its last round: no quantum ends,
+ * no blocked Ms matter).  Work queued from now on may wait behind a G past
+ * its quantum or an M blocked in an unwrapped call: the first to queue
+ * some wakes sysmon, which then watches again.
  */
 static _Atomic bool sleeplong;
 
