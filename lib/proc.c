@@ -274,6 +274,7 @@ void goro__pidleput(p_t *p)
 	if (!goro__runqempty(p))
 		goro__throw("pidleput: P has a non-empty run queue");
 	p->m = NULL;
+	atomic_store_explicit(&p->idlesince, goro__cycles(), memory_order_relaxed);
 	atomic_store(&p->status, P_IDLE);
 	p->link = goro__sched.pidle;
 	goro__sched.pidle = p;

@@ -215,6 +215,7 @@ struct goro__p {
 	 */
 	_Atomic int64_t gdelta;
 	uint64_t headpull;		/* cycles: goro__runqget_lifo last took the oldest */
+	_Atomic uint64_t idlesince;	/* cycles: when it last went idle (for sysmon) */
 
 	/* What thieves saw at the head and since when (sched.c: stealable). */
 	_Alignas(64) _Atomic(g_t *) stealg;

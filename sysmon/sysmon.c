@@ -35,14 +35,21 @@
  *     all Ps ("shareable");
  *   - it looks for Ms blocked in calls nobody wrapped a millisecond into
  *     a G's run, then at doubling intervals up to half a quantum; a G
- *     whose last slice ended in a preemption (CPU-bound, g->cpubound)
- *     only at its quantum's end.  A G that is not CPU-bound and starts
- *     while sysmon sleeps long wakes it (goro__sysmon_gstart).
+ *     it stopped for its quantum (CPU-bound, g->cpubound) only at its
+ *     quantum's end.  A G that is not CPU-bound and starts while sysmon
+ *     sleeps long wakes it (goro__sysmon_gstart);
+ *   - a P that churns through short Gs (a yield loop, a ping-pong) is
+ *     looked at less and less often, up to once a quantum (churnival);
+ *   - hints that wake it early (work queued, a P leaving the idle list,
+ *     a fresh G) are ignored for a quantum once one misled it (see
+ *     sysmon_main).
  *
  * Measured (bench/sysmoncost, 10 ms quantum): 8 call-free loops on 2 Ps,
  * 100 rounds a second and 0.25-0.45 % of a core; 4 on 1 P, 0.45-0.76 %
  * (each wake-up lands on the idle vCPU: twice the price); every P busy
- * and nothing waiting, 0.04-0.08 %.  Following the lone busy P to its
+ * and nothing waiting, 0.04-0.08 %; a yield loop on 1 P, 100 rounds and
+ * 0.3-0.55 % (it was 17,000 rounds and 2.9 %); a channel ping-pong on
+ * 2 Ps, 170-420 rounds and 0.3-0.8 %.  Following the lone busy P to its
  * CPU (sched_setaffinity) halved the 1-P figure but made its goroutines
  * pay it instead: not done.
  *
@@ -86,6 +93,7 @@ static struct pstate {
 	uint32_t syscalltick;		/* last seen p->syscalltick */
 	int64_t blocknext;		/* next look for an unwrapped blocking call */
 	int64_t blockival;		/* ... and the interval that led to it */
+	int churn;			/* looks in a row that found it between Gs or on a young one */
 	int64_t lastsignal;		/* when we last signalled its M */
 	g_t *target;			/* G we last asked to stop */
 	uint32_t standbytick;		/* syscall a stand-by M was woken for */
@@ -136,11 +144,15 @@ void goro__sysmon_syscall_entered(void)
  */
 static _Atomic bool sleeplong;
 
+static _Atomic bool hintwake;	/* the last wake-up came from a hint */
+
 void goro__sysmon_workqueued(void)
 {
 	if (atomic_load_explicit(&sleeplong, memory_order_relaxed) &&
-	    atomic_exchange(&sleeplong, false))
+	    atomic_exchange(&sleeplong, false)) {
+		atomic_store_explicit(&hintwake, true, memory_order_relaxed);
 		goro__sysmon_wake();
+	}
 }
 
 /*
@@ -153,16 +165,20 @@ _Atomic bool goro__sysmon_watchfresh;
 
 void goro__sysmon_freshg(void)
 {
-	if (atomic_exchange(&goro__sysmon_watchfresh, false))
+	if (atomic_exchange(&goro__sysmon_watchfresh, false)) {
+		atomic_store_explicit(&hintwake, true, memory_order_relaxed);
 		goro__sysmon_wake();
+	}
 }
 
 /* A P left the idle list: sysmon must look at it within a quantum. */
 void goro__sysmon_pbusy(void)
 {
 	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
-	if (until != 0 && until - goro__nanotime() > atomic_load(&goro__sched.quantum))
+	if (until != 0 && until - goro__nanotime() > atomic_load(&goro__sched.quantum)) {
+		atomic_store_explicit(&hintwake, true, memory_order_relaxed);
 		goro__sysmon_wake();
+	}
 }
 
 /*
@@ -278,6 +294,36 @@ static int64_t shareable(int64_t quantum)
 	return quantum / 2;
 }
 
+/*
+ * A P that churns through short Gs (a yield loop, a channel ping-pong) is
+ * not stuck: every look finds it between two Gs or on one that started
+ * microseconds ago.  Looking at it each millisecond, as at a P that holds
+ * one G, would cost a wake-up a millisecond for nothing.  So after
+ * CHURN_LOOKS such looks in a row the next one comes later: 2, 4, 8 ms,
+ * up to a quantum.  A look that finds a G a millisecond old checks it
+ * there and then, so a G that blocks on a churning P is caught at the
+ * next look; and that look resets the count, as does a system call.
+ */
+#define CHURN_LOOKS 8
+static bool churning;		/* some P churned at this round */
+
+static int64_t churnival(const struct pstate *ps, int64_t quantum)
+{
+	if (ps->churn < CHURN_LOOKS)
+		return BLOCKCHECK_NS;
+	churning = true;
+	int shift = ps->churn - CHURN_LOOKS + 1 < 4 ? ps->churn - CHURN_LOOKS + 1 : 4;
+	int64_t ival = (int64_t)BLOCKCHECK_NS << shift;
+	int64_t cap = quantum > BLOCKCHECK_NS ? quantum : BLOCKCHECK_NS;
+	return ival < cap ? ival : cap;
+}
+
+static void churned(struct pstate *ps)
+{
+	if (ps->churn < 30)
+		ps->churn++;
+}
+
 /* One round; returns the time of the next round. */
 /* Has the slice of some G running on a P reached the quantum? */
 static bool slice_over(int nall, uint64_t nowc, int64_t quantum)
@@ -306,6 +352,7 @@ uint64_t goro__sysmon_rounds(void)
 
 static int64_t sysmon_round(int64_t now)
 {
+	churning = false;
 	atomic_store_explicit(&nrounds, nrounds + 1, memory_order_relaxed);
 	static int64_t lasttrace;
 	int64_t next = now + IDLE_SLEEP_NS;
@@ -329,6 +376,7 @@ static int64_t sysmon_round(int64_t now)
 			continue;
 		}
 		if (st == P_SYSCALL) {
+			ps->churn = 0;	/* whatever runs next is new */
 			uint32_t t = atomic_load(&p->syscalltick);
 			uint64_t since = atomic_load(&p->syscallwhen);
 			int64_t in = since < nowc ? goro__cycles2ns(nowc - since) : 0;
@@ -354,8 +402,13 @@ static int64_t sysmon_round(int64_t now)
 			next = min_deadline(next, now + (waits ? SYSCALL_MARK_NS - in : quantum - in));
 			continue;
 		}
-		if (st != P_RUNNING)
+		if (st != P_RUNNING) {
+			/* Idle a while (not between two quick Gs): not churning. */
+			uint64_t since = atomic_load_explicit(&p->idlesince, memory_order_relaxed);
+			if (st == P_IDLE && since < nowc && goro__cycles2ns(nowc - since) >= BLOCKCHECK_NS)
+				ps->churn = 0;
 			continue;
+		}
 		m_t *m = p->m;
 		if (m == NULL)
 			continue;
@@ -371,8 +424,9 @@ static int64_t sysmon_round(int64_t now)
 			int64_t w = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
 			if (w != 0)
 				next = min_deadline(next, w > now ? w : now + RETRY_NS / 10);
-			if (waiting)	/* see the G it starts within a millisecond */
-				next = min_deadline(next, now + BLOCKCHECK_NS);
+			churned(ps);
+			if (waiting)	/* see the G it starts within a millisecond, or so */
+				next = min_deadline(next, now + churnival(ps, quantum));
 			continue;
 		}
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
@@ -394,12 +448,20 @@ static int64_t sysmon_round(int64_t now)
 			ps->blockival = g && atomic_load_explicit(&g->cpubound, memory_order_relaxed) ?
 			    quantum : BLOCKCHECK_NS;
 			ps->blocknext = now - own + ps->blockival;
+			if (ps->churn >= CHURN_LOOKS && ps->blocknext < now + churnival(ps, quantum))
+				ps->blocknext = now + churnival(ps, quantum);
 		}
+		if (own < BLOCKCHECK_NS)
+			churned(ps);
+		else
+			ps->churn = 0;	/* a G that has run a while: watch it closely */
 		if (waiting) {
 			/* Due soon counts as due: one wake-up serves all Ps. */
 			if (ps->blocknext - now <= ps->blockival / 4) {
-				if (goro__sysmon_check_blocked(p, m, ran))
+				if (goro__sysmon_check_blocked(p, m, ran)) {
+					ps->churn = 0;
 					continue;
+				}
 				ps->blockival = 2 * ps->blockival < cap ? 2 * ps->blockival :
 				    ps->blockival > cap ? ps->blockival : cap;
 				ps->blocknext = now + ps->blockival;
@@ -461,14 +523,16 @@ static int64_t sysmon_round(int64_t now)
 					atomic_store_explicit(&ps->target->cpubound, true, memory_order_relaxed);
 				goro__preemptone(p, m);
 				ps->blockival = 0;	/* its successor's looks start afresh */
+				/* ... and if it is not CPU-bound, it tells us it started. */
+				atomic_store(&goro__sysmon_watchfresh, true);
 				/*
 				 * No retry deadline: the G stops within microseconds,
 				 * or the handler defers and wakes us (preempt.c).  The
 				 * G that comes next is CPU-bound (the slice's new
 				 * look, a quantum away) or wakes us itself
-				 * (goro__sysmon_gstart: watchfresh is set for the
-				 * whole round, so a G that starts before we sleep
-				 * wakes us too).
+				 * (goro__sysmon_gstart: watchfresh is set from
+				 * here, so a G that starts before we sleep wakes
+				 * us too).
 				 */
 				next = min_deadline(next, now + quantum);
 				continue;
@@ -513,12 +577,27 @@ static void sysmon_main(void)
 	sysmon_m = goro__m;
 	/* Deadlines of 20 us mean nothing under the default 50 us timer slack. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	/*
+	 * The hints that wake sysmon early (work queued, a P leaving the idle
+	 * list, a fresh G starting: see above) fire all the time when two Ps
+	 * pass Gs back and forth, and the work is gone again before sysmon
+	 * looks.  After a hinted wake-up that found no work waiting, sysmon
+	 * takes no hints for a quantum, and looks at least once a quantum
+	 * instead (the delay goro(7) allows for work that arrives after
+	 * sysmon last looked).
+	 */
+	int64_t deaf = 0;
 	while (!atomic_load(&stopping)) {
 		atomic_store(&kick, false);
-		atomic_store(&goro__sysmon_watchfresh, true);	/* see the round's signalling */
 		int64_t now = goro__nanotime();
+		bool hinted = atomic_exchange_explicit(&hintwake, false, memory_order_relaxed);
 		int64_t next = sysmon_round(now);
+		if (hinted && !work_anywhere())
+			deaf = now + atomic_load(&goro__sched.quantum);
 		now = goro__nanotime();
+		bool listen = now >= deaf;
+		if (!listen)
+			next = min_deadline(next, deaf);
 		if (next <= now)
 			continue;
 		/*
@@ -532,8 +611,10 @@ static void sysmon_main(void)
 		}
 		atomic_store(&wakenote.key, 0);
 		bool waits = work_anywhere();
-		atomic_store(&sleeplong, next - now > BLOCKCHECK_NS && !waits);
-		atomic_store(&goro__sysmon_watchfresh, next - now > BLOCKCHECK_NS && waits);
+		atomic_store(&sleeplong, listen && next - now > BLOCKCHECK_NS && !waits);
+		/* (Not for churning Ps: fresh Gs start there all the time.) */
+		atomic_store(&goro__sysmon_watchfresh, listen && next - now > BLOCKCHECK_NS && waits &&
+		    !churning);
 		atomic_store_explicit(&sleepuntil, next, memory_order_seq_cst);
 		/*
 		 * A deadline that moved during the round set kick (we were
