@@ -172,11 +172,8 @@ int64_t goro__newgoid(p_t *p)
 
 static void gentry(void) __attribute__((noreturn));
 
-/*
- * Create a runnable G.  Called by goro_go on a G (with a P) or, rarely,
- * from a thread outside the runtime (then p is NULL and the G goes to the
- * global queue).  Returns the G's id or -1 (ENOMEM).
- */
+#define SPAWN_BACKLOG 64	/* see "Back-pressure" in goro__newproc */
+
 int64_t goro__gcount(void)
 {
 	int64_t n = atomic_load_explicit(&goro__sched.ngoroutines, memory_order_relaxed);
@@ -186,8 +183,11 @@ int64_t goro__gcount(void)
 	return n;
 }
 
-#define SPAWN_BACKLOG 64
-
+/*
+ * Create a runnable G.  Called by goro_go on a G (with a P) or, rarely,
+ * from a thread outside the runtime (then p is NULL and the G goes to the
+ * global queue).  Returns the G's id or -1 (ENOMEM).
+ */
 int64_t goro__newproc(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
 	m_t *m = goro__acquirem();

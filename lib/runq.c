@@ -108,7 +108,7 @@ bool goro__runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t)
  * G parked or exited: a fork-join program then runs depth first, and the
  * Gs alive at once -- each with a stack whose first page costs a fault --
  * stay few (fib(25) needed 8,000 stacks when it ran oldest first, Go's
- * order, and 100 this way).  Thieves still take the oldest half from the
+ * order, and about 120 this way).  Thieves still take the oldest half from the
  * head.
  *
  * A thief copies its half from a snapshot of head and tail, then claims

@@ -49,7 +49,7 @@
  * (each wake-up lands on the idle vCPU: twice the price); every P busy
  * and nothing waiting, 0.04-0.08 %; a yield loop on 1 P, 100 rounds and
  * 0.3-0.55 % (it was 17,000 rounds and 2.9 %); a channel ping-pong on
- * 2 Ps, 170-420 rounds and 0.3-0.8 %.  Following the lone busy P to its
+ * 2 Ps, 370-420 rounds and 0.55-0.85 %.  Following the lone busy P to its
  * CPU (sched_setaffinity) halved the 1-P figure but made its goroutines
  * pay it instead: not done.
  *
@@ -275,7 +275,7 @@ static bool work_anywhere(void)
  * When to look next for an unwrapped blocking call on a P (see the
  * opening comment): a millisecond into a G's run, then twice as long
  * after each look that found it running, up to half a quantum; a G
- * known to be CPU-bound starts at half a quantum.
+ * known to be CPU-bound only at its quantum's end.
  */
 static int64_t blockcap(int64_t quantum)
 {
@@ -302,7 +302,8 @@ static int64_t shareable(int64_t quantum)
  * CHURN_LOOKS such looks in a row the next one comes later: 2, 4, 8 ms,
  * up to a quantum.  A look that finds a G a millisecond old checks it
  * there and then, so a G that blocks on a churning P is caught at the
- * next look; and that look resets the count, as does a system call.
+ * next look; and that look resets the count, as do a system call, a
+ * hand-off and a millisecond idle.
  */
 #define CHURN_LOOKS 8
 static bool churning;		/* some P churned at this round */
@@ -324,7 +325,6 @@ static void churned(struct pstate *ps)
 		ps->churn++;
 }
 
-/* One round; returns the time of the next round. */
 /* Has the slice of some G running on a P reached the quantum? */
 static bool slice_over(int nall, uint64_t nowc, int64_t quantum)
 {
@@ -350,6 +350,7 @@ uint64_t goro__sysmon_rounds(void)
 	return atomic_load_explicit(&nrounds, memory_order_relaxed);
 }
 
+/* One round; returns the time of the next round. */
 static int64_t sysmon_round(int64_t now)
 {
 	churning = false;
