@@ -166,6 +166,7 @@ typedef struct goro_stats {
 	uint64_t handoffs;		/* Ps handed off from Ms in syscalls or unsafe code */
 	uint64_t steals;		/* successful work steals */
 	uint64_t switches;		/* G switches */
+	uint64_t preempt_timer;		/* stop requests from slice timers (of preempt_async's) */
 } goro_stats_t;
 
 int goro_stats(goro_stats_t *out);

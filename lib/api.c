@@ -107,6 +107,7 @@ GORO__EXPORT int goro_stats(goro_stats_t *out)
 	out->preempt_async = atomic_load(&goro__sched.preempt_async);
 	out->preempt_deferred = atomic_load(&goro__sched.preempt_deferred);
 	out->preempt_redirected = atomic_load(&goro__sched.preempt_redirected);
+	out->preempt_timer = atomic_load(&goro__sched.preempt_timer);
 	out->handoffs = atomic_load(&goro__sched.handoffs);
 	out->steals = atomic_load(&goro__sched.steals);
 	/* Per-P counters (no shared cache line on the switch path), summed. */

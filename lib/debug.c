@@ -99,6 +99,8 @@ void goro__parse_env(int *procs)
 				goro__sched.scheddetail = n != 0;
 			else if (strcmp(key, "asyncpreemptoff") == 0 && num)
 				goro__sched.asyncpreemptoff = n != 0;
+			else if (strcmp(key, "slicetimeroff") == 0 && num)
+				goro__sched.slicetimeroff = n != 0;
 			else {
 				*eq = '=';
 				envwarn("GORODEBUG", kv, "unknown or malformed setting");

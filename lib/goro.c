@@ -32,6 +32,7 @@ __attribute__((noinline, used)) void goro__text_begin(void)
 #include "chan.c"
 #include "select.c"
 #include "../sysmon/sysmon.c"
+#include "slicetimer.c"
 #include "xsave.c"
 
 __attribute__((noinline, used)) void goro__text_end(void)

@@ -49,6 +49,7 @@ static void minit(m_t *m)
 	if (goro__sigaltstack_init(m) != 0)
 		goro__throw("cannot allocate a signal stack");
 	goro__preempt_minit(m);
+	goro__slicetimer_minit(m);
 }
 
 static void mstart_m(void)
@@ -82,6 +83,7 @@ static void *mstart_thread(void *arg)
 		goro__ctx_make(&start, m->g0sp, mstart_m);
 		goro__ctx_switch(&m->g0ctx, &start);
 	}
+	goro__slicetimer_mexit(m);
 	atomic_fetch_sub(&mlive, 1);
 	goro__m = NULL;
 	return NULL;

@@ -498,6 +498,14 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 	int saved = errno;
 	ucontext_t *uc = ucv;
 	m_t *m = goro__m;
+	if (si->si_code == SI_TIMER && si->si_value.sival_ptr == (void *)&goro__slicetimer_tag) {
+		/* A slice timer's (slicetimer.c): never the application's. */
+		if (m == NULL || !goro__slicetimer_fired(m)) {
+			errno = saved;
+			return;
+		}
+		goto request;
+	}
 	bool ours = m != NULL && si->si_code == SI_TKILL && si->si_pid == getpid() &&
 	    atomic_exchange_explicit(&m->signalpending, false, memory_order_acq_rel);
 	if (!ours) {
@@ -505,6 +513,7 @@ static void sigurg(int sig, siginfo_t *si, void *ucv)
 		errno = saved;
 		return;
 	}
+request:;
 	g_t *g = m->curg;
 	if (g == NULL || !atomic_load_explicit(&g->preempt, memory_order_relaxed) ||
 	    atomic_load_explicit(&m->insched, memory_order_relaxed) ||

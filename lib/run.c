@@ -242,6 +242,7 @@ int goro__run(void (*main_fn)(void *), void *arg)
 	if (m->sigstack)
 		goro__sigaltstack_free(m);
 	bool clean = teardown();
+	goro__slicetimer_mexit(m);
 	free(m);
 	m0 = NULL;
 	atomic_store(&runstate, clean ? 0 : 2);

@@ -198,6 +198,9 @@ struct goro__p {
 	_Atomic uint32_t syscalltick;	/* incremented on every syscall */
 	_Atomic uint64_t switches;	/* Gs switched to on this P (owner writes) */
 	_Atomic uint64_t runstart;	/* cycles when the current time slice began */
+	/* The slice's end is timed by its M (slicetimer.c): see the invariants there. */
+	_Atomic(m_t *) timedm;
+	uint32_t timedtick;		/* schedtick of the timed slice */
 	_Atomic uint64_t syscallwhen;	/* cycles when its M entered a syscall */
 
 	/* Run queue: lock-free, one producer (the owner), many consumers. */
@@ -298,6 +301,8 @@ struct goro__m {
 	int64_t lastcpu;		/* sysmon's last reading of cpuclock */
 	int64_t lastcheck;		/* ... and when it took it */
 	int64_t runningat;		/* when sysmon last found it running throughout */
+	timer_t slicetimer;		/* on this thread's CPU clock (slicetimer.c) */
+	bool slicetimer_ok;
 	void (*mstartfn)(void);
 };
 
@@ -342,6 +347,7 @@ struct goro__sched {
 	/* Counters for goro_stats. */
 	_Atomic uint64_t steals, handoffs;	/* switches: per P */
 	_Atomic uint64_t preempt_async, preempt_deferred, preempt_redirected;
+	_Atomic uint64_t preempt_timer;	/* slicetimer.c */
 
 	int64_t starttime;
 	double ns_per_cycle;		/* TSC calibration */
@@ -349,6 +355,7 @@ struct goro__sched {
 	_Atomic uint64_t quantum_cycles;
 	_Atomic uint64_t ms_cycles;	/* a millisecond in cycles */
 	bool asyncpreemptoff;
+	bool slicetimeroff;	/* GORODEBUG=slicetimeroff=1: sysmon times every slice */
 	int64_t schedtrace_ms;
 	bool scheddetail;
 };
@@ -567,6 +574,14 @@ void goro__movetimers(p_t *p, p_t *dst);
 
 void goro__preempt_init(void);		/* install SIGURG handler, tables */
 void goro__preempt_minit(m_t *m);	/* per M: sigaltstack, unwinder warm-up */
+/* slicetimer.c: a CPU-bound G's thread times its slice itself. */
+#define SLICETIMER_BACKSTOP 3		/* quanta before sysmon looks at a timed slice */
+extern const char goro__slicetimer_tag;
+void goro__slicetimer_minit(m_t *m);
+void goro__slicetimer_mexit(m_t *m);
+void goro__slicetimer_arm(m_t *m, p_t *p);
+bool goro__slicetimer_fired(m_t *m);
+bool goro__slicetimed(p_t *p, m_t *m, uint32_t tick);
 void goro__sysmon_start(void);
 void goro__sysmon_wake(void);		/* a deadline moved closer */
 void goro__sysmon_stop(void);

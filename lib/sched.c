@@ -344,6 +344,8 @@ static inline __attribute__((always_inline)) void startg(m_t *m, p_t *p, g_t *g,
 	if (!inherit) {
 		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
+		if (unlikely(atomic_load_explicit(&g->cpubound, memory_order_relaxed)))
+			goro__slicetimer_arm(m, p);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
 }

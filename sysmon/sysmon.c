@@ -335,7 +335,8 @@ static bool slice_over(int nall, uint64_t nowc, int64_t quantum)
 		p_t *p = goro__sched.allp[i];
 		m_t *m = p->m;
 		if (atomic_load_explicit(&p->status, memory_order_relaxed) != P_RUNNING || m == NULL ||
-		    atomic_load_explicit(&m->insched, memory_order_relaxed))
+		    atomic_load_explicit(&m->insched, memory_order_relaxed) ||
+		    goro__slicetimed(p, m, atomic_load_explicit(&p->schedtick, memory_order_relaxed)))
 			continue;
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
 		if (start < nowc && nowc - start + goro__ns2cycles(QUANTUM_SLACK_NS) >= q)
@@ -436,6 +437,11 @@ static int64_t sysmon_round(int64_t now)
 		int64_t ran = start < nowc ? goro__cycles2ns(nowc - start) : 0;
 		uint64_t seg = atomic_load_explicit((_Atomic uint64_t *)&m->segstart, memory_order_relaxed);
 		int64_t own = seg < nowc ? goro__cycles2ns(nowc - seg) : 0;
+		/*
+		 * A slice its M times itself (slicetimer.c) ends without us;
+		 * we step in only if it lasts SLICETIMER_BACKSTOP quanta.
+		 */
+		int64_t pq = goro__slicetimed(p, m, tick) ? SLICETIMER_BACKSTOP * quantum : quantum;
 
 		/*
 		 * Unwrapped blocking calls and long unsafe code (syscall.c).
@@ -449,7 +455,7 @@ static int64_t sysmon_round(int64_t now)
 			ps->switches = sw;
 			ps->syscalltick = sc;
 			ps->blockival = g && atomic_load_explicit(&g->cpubound, memory_order_relaxed) ?
-			    quantum : BLOCKCHECK_NS;
+			    pq : BLOCKCHECK_NS;
 			ps->blocknext = now - own + ps->blockival;
 			if (ps->churn >= CHURN_LOOKS && ps->blocknext < now + churnival(ps, quantum))
 				ps->blocknext = now + churnival(ps, quantum);
@@ -504,10 +510,10 @@ static int64_t sysmon_round(int64_t now)
 		 * another P's quantum, rather than costing a wake-up of its own.
 		 */
 		int64_t ownrun = quantum < OWNRUN_NS ? quantum : OWNRUN_NS;
-		int64_t quantum_end = now - ran + quantum;
-		bool overdue = (ran >= quantum - QUANTUM_SLACK_NS ||
+		int64_t quantum_end = now - ran + pq;
+		bool overdue = (ran >= pq - QUANTUM_SLACK_NS ||
 		    (quantumround && ran >= shareable(quantum))) &&
-		    (own >= ownrun || ran >= 2 * quantum);
+		    (own >= ownrun || ran >= 2 * pq);
 		if (overdue || timerlate || exiting || dying) {
 			if (ps->lastsignal == 0 || now - ps->lastsignal >= RETRY_NS) {
 				/*

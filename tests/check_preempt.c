@@ -180,6 +180,97 @@ START_TEST(fairness_2p)
 }
 END_TEST
 
+/* ---- slice timers: CPU-bound Gs are stopped by their own thread ---------- */
+
+int64_t goro__slicetimer_tick(void);	/* runtime-internal */
+static goro_stats_t slice_st0, slice_st1;
+static double slice_rounds_per_s;
+static _Atomic int slice_app_sigurgs;
+
+static void slice_app_handler(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&slice_app_sigurgs, 1);
+}
+
+static void slicetimer_main(void *arg)
+{
+	struct counted c[FAIR_PER_P];
+	goro_wg_t wg = GORO_WG_INIT;
+
+	(void)arg;
+	goro_maxprocs(1);
+	for (int i = 0; i < FAIR_PER_P; i++) {
+		c[i].out = &fair_count[i];
+		c[i].wg = &wg;
+		goro_wg_add(&wg, 1);
+		spawn(counted_hog, &c[i]);
+	}
+	goro_sleep(300 * MS);	/* each hog is stopped for a quantum once: CPU-bound */
+	goro_stats(&slice_st0);
+	int64_t t0 = goro_now();
+	uint64_t r0 = goro__sysmon_rounds();
+	goro_sleep(1500 * MS);
+	slice_rounds_per_s = (double)(goro__sysmon_rounds() - r0) / ((goro_now() - t0) / 1e9);
+	goro_stats(&slice_st1);
+	atomic_store(&stop, 1);
+	goro_wg_wait(&wg);
+}
+
+START_TEST(slicetimer)
+{
+	/* The application's own SIGURG handler must never see a timer's signal. */
+	ck_assert(signal(SIGURG, slice_app_handler) != SIG_ERR);
+	memset(fair_count, 0, sizeof fair_count);
+	watchdog(10 * SEC);
+	run(slicetimer_main, NULL);
+	uint64_t timer = slice_st1.preempt_timer - slice_st0.preempt_timer;
+	uint64_t async = slice_st1.preempt_async - slice_st0.preempt_async;
+	double j = jain(fair_count, FAIR_PER_P);
+	int64_t tick = goro__slicetimer_tick();
+	fprintf(stderr, "slicetimer: kernel tick %.1f ms; %llu of %llu preemptions asked for by "
+	    "slice timers, sysmon woke %.0f times a second, jain %.4f\n", tick / 1e6,
+	    (unsigned long long)timer, (unsigned long long)async, slice_rounds_per_s, j);
+	for (int i = 0; i < FAIR_PER_P; i++)
+		ck_assert_msg(fair_count[i] > 0, "hog %d never ran", i);
+	ck_assert_msg(j >= 0.9, "unfair with slice timers: Jain index %.3f", j);
+	ck_assert_int_eq(atomic_load(&slice_app_sigurgs), 0);
+	ck_assert_msg(async >= 50, "only %llu preemptions in 1.5 s", (unsigned long long)async);
+	if (tick <= 0 || 2 * tick > 10 * MS) {
+		/* A kernel whose tick is too coarse for the default quantum: sysmon's job. */
+		ck_assert_int_eq(timer, 0);
+		return;
+	}
+	/*
+	 * About 190 preemptions in 1.5 s (8 ms slices on a 250 Hz kernel),
+	 * nearly all asked for by the hogs' own timers; sysmon then wakes
+	 * about 40 times a second instead of 100 (once a quantum).  Half and
+	 * 75 leave room for a busy host.
+	 */
+	ck_assert_msg(timer >= async / 2, "slice timers asked for %llu of %llu preemptions",
+	    (unsigned long long)timer, (unsigned long long)async);
+	ck_assert_msg(slice_rounds_per_s < 75, "sysmon woke %.0f times a second "
+	    "although the hogs time their own slices", slice_rounds_per_s);
+}
+END_TEST
+
+/* GORODEBUG=slicetimeroff=1 leaves every slice to sysmon. */
+START_TEST(slicetimer_off)
+{
+	setenv("GORODEBUG", "slicetimeroff=1", 1);
+	memset(fair_count, 0, sizeof fair_count);
+	watchdog(10 * SEC);
+	run(slicetimer_main, NULL);
+	unsetenv("GORODEBUG");
+	uint64_t async = slice_st1.preempt_async - slice_st0.preempt_async;
+	fprintf(stderr, "slicetimer_off: %llu preemptions, sysmon woke %.0f times a second\n",
+	    (unsigned long long)async, slice_rounds_per_s);
+	ck_assert_msg(async >= 50, "only %llu preemptions in 1.5 s", (unsigned long long)async);
+	ck_assert_int_eq(slice_st1.preempt_timer, 0);
+	ck_assert(jain(fair_count, FAIR_PER_P) >= 0.9);
+}
+END_TEST
+
 /* ---- errno is per G across preemption and migration ---------------------- */
 
 #define ERRNO_GS 8
@@ -946,6 +1037,8 @@ static Suite *preempt_suite(void)
 	ADD_TCASE(s, nostarve, 30);
 	ADD_TCASE(s, fairness_1p, 30);
 	ADD_TCASE(s, fairness_2p, 30);
+	ADD_TCASE(s, slicetimer, 30);
+	ADD_TCASE(s, slicetimer_off, 30);
 	ADD_TCASE(s, errno_per_g, 60);
 	ADD_TCASE(s, preempt_off_region, 30);
 	ADD_TCASE(s, preempt_off_nested, 30);
