@@ -579,7 +579,7 @@ void goro__preempt_minit(m_t *m);	/* per M: sigaltstack, unwinder warm-up */
 extern const char goro__slicetimer_tag;
 void goro__slicetimer_minit(m_t *m);
 void goro__slicetimer_mexit(m_t *m);
-void goro__slicetimer_arm(m_t *m, p_t *p);
+void goro__slicetimer_start(m_t *m);
 bool goro__slicetimer_fired(m_t *m);
 bool goro__slicetimed(p_t *p, m_t *m, uint32_t tick);
 void goro__sysmon_start(void);

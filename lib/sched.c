@@ -344,8 +344,6 @@ static inline __attribute__((always_inline)) void startg(m_t *m, p_t *p, g_t *g,
 	if (!inherit) {
 		atomic_store_explicit(&p->schedtick, p->schedtick + 1, memory_order_relaxed);
 		atomic_store_explicit(&p->runstart, now, memory_order_relaxed);
-		if (unlikely(atomic_load_explicit(&g->cpubound, memory_order_relaxed)))
-			goro__slicetimer_arm(m, p);
 	}
 	atomic_store_explicit(&p->switches, p->switches + 1, memory_order_relaxed);
 }
@@ -607,8 +605,11 @@ static inline __attribute__((always_inline)) void finish_switch(m_t *m)
 			m = goro__getm();
 		}
 	}
+	/* (Here, not before the switch, like sysmon_gstart: fewer live registers there.) */
+	if (unlikely(atomic_load_explicit(&m->curg->cpubound, memory_order_relaxed)))
+		goro__slicetimer_start(m);
 	atomic_store_explicit(&m->insched, false, memory_order_release);
-	goro__sysmon_gstart(m->curg);	/* here, not before the switch: fewer live registers there */
+	goro__sysmon_gstart(m->curg);
 }
 
 /*

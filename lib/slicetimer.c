@@ -84,11 +84,16 @@ void goro__slicetimer_mexit(m_t *m)
 }
 
 /*
- * m starts a new slice on p for a CPU-bound G (startg): arm the timer.
- * Out of line: the switch paths only test g->cpubound.
+ * A CPU-bound G resumes on m (finish_switch): if it starts a new slice
+ * (startg set the slice's and the segment's start to the same instant),
+ * arm the timer.  Out of line: the switch paths only test g->cpubound.
  */
-__attribute__((noinline)) void goro__slicetimer_arm(m_t *m, p_t *p)
+__attribute__((noinline)) void goro__slicetimer_start(m_t *m)
 {
+	p_t *p = m->p;
+	if (p == NULL || atomic_load_explicit(&p->runstart, memory_order_relaxed) != m->segstart ||
+	    goro__slicetimed(p, m, atomic_load_explicit(&p->schedtick, memory_order_relaxed)))
+		return;
 	int64_t quantum = atomic_load_explicit(&goro__sched.quantum, memory_order_relaxed);
 	int64_t tick = __atomic_load_n(&tick_ns, __ATOMIC_RELAXED);
 	atomic_store_explicit(&p->timedm, NULL, memory_order_relaxed);
