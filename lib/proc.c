@@ -352,6 +352,7 @@ static void acquirep(p_t *p)
 	/* A fresh slice: its first G may come from runnext, which inherits one. */
 	atomic_store_explicit(&p->runstart, goro__cycles(), memory_order_relaxed);
 	atomic_store_explicit(&p->timedm, NULL, memory_order_relaxed);
+	atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
 	atomic_store(&p->status, P_RUNNING);
 	goro__sysmon_pbusy();
 }

@@ -200,6 +200,7 @@ struct goro__p {
 	_Atomic uint64_t runstart;	/* cycles when the current time slice began */
 	/* The slice's end is timed by its M (slicetimer.c): see the invariants there. */
 	_Atomic(m_t *) timedm;
+	_Atomic(m_t *) watchm;		/* the M whose timer watches this churning P */
 	uint32_t timedtick;		/* schedtick of the timed slice */
 	_Atomic uint64_t syscallwhen;	/* cycles when its M entered a syscall */
 
@@ -582,6 +583,8 @@ void goro__slicetimer_mexit(m_t *m);
 void goro__slicetimer_start(m_t *m);
 bool goro__slicetimer_fired(m_t *m);
 bool goro__slicetimed(p_t *p, m_t *m, uint32_t tick);
+bool goro__slicetimer_watch(p_t *p, m_t *m);
+bool goro__slicetimer_watched(p_t *p, m_t *m);
 void goro__sysmon_start(void);
 void goro__sysmon_wake(void);		/* a deadline moved closer */
 void goro__sysmon_stop(void);

@@ -42,6 +42,7 @@
  */
 
 #define SLICE_MARGIN_NS 100000		/* arm this much before the tick before the end */
+#define WATCH_TICKS 2			/* a watchdog's period, in ticks */
 
 /* The value every slice timer's signal carries: the handler's proof that it is ours. */
 const char goro__slicetimer_tag = 0;
@@ -59,6 +60,19 @@ static int64_t slicetick(void)
 		__atomic_store_n(&tick_ns, t, __ATOMIC_RELAXED);
 	}
 	return t;
+}
+
+/* Set m's timer to expire after ns of its thread's CPU time.  async-signal-safe. */
+static bool arm(m_t *m, int64_t ns)
+{
+	struct itimerspec its;
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_sec = ns / 1000000000;
+	its.it_value.tv_nsec = ns % 1000000000;
+	int saved = errno;
+	bool ok = timer_settime(m->slicetimer, 0, &its, NULL) == 0;
+	errno = saved;
+	return ok;
 }
 
 /* On m's own thread (minit).  Without a timer, sysmon preempts as before. */
@@ -101,17 +115,44 @@ __attribute__((noinline)) void goro__slicetimer_start(m_t *m)
 	    quantum < 2 * tick)
 		return;
 	int64_t ns = quantum - tick - SLICE_MARGIN_NS;
-	struct itimerspec its;
-	memset(&its, 0, sizeof its);
-	its.it_value.tv_sec = ns / 1000000000;
-	its.it_value.tv_nsec = ns % 1000000000;
-	int saved = errno;
-	bool ok = timer_settime(m->slicetimer, 0, &its, NULL) == 0;
-	errno = saved;
-	if (!ok)
+	if (!arm(m, ns))
 		return;
 	p->timedtick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	atomic_store_explicit(&p->timedm, m, memory_order_release);
+}
+
+/*
+ * sysmon, for a P that churns through short Gs (a yield loop, a
+ * ping-pong), which it would otherwise look at once a quantum in case a
+ * G that starts there runs on: make m's timer a watchdog instead.  It
+ * fires after WATCH_TICKS ticks of the thread's CPU time and then every
+ * WATCH_TICKS ticks while the P churns (the handler re-arms it); an
+ * expiry that finds a slice older than quantum - WATCH_TICKS ticks stops
+ * it, so a slice still ends within the quantum (and lasts at least that:
+ * 1.9 ms here -- only the first slice of a G that runs on, which is then
+ * CPU-bound and timed as such).  Each expiry costs the M a signal, 125 a
+ * second on a 250 Hz kernel.  True if p is watched so.
+ */
+bool goro__slicetimer_watch(p_t *p, m_t *m)
+{
+	int64_t quantum = atomic_load_explicit(&goro__sched.quantum, memory_order_relaxed);
+	int64_t tick = __atomic_load_n(&tick_ns, __ATOMIC_RELAXED);
+	if (!m->slicetimer_ok || goro__sched.asyncpreemptoff || goro__sched.slicetimeroff ||
+	    quantum <= WATCH_TICKS * tick + SLICE_MARGIN_NS)
+		return false;
+	if (atomic_load_explicit(&p->watchm, memory_order_acquire) == m)
+		return true;
+	atomic_store_explicit(&p->watchm, m, memory_order_release);
+	if (!arm(m, WATCH_TICKS * tick)) {
+		atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
+		return false;
+	}
+	return true;
+}
+
+bool goro__slicetimer_watched(p_t *p, m_t *m)
+{
+	return atomic_load_explicit(&p->watchm, memory_order_acquire) == m;
 }
 
 /* sysmon: is the slice p runs now (on m, at schedtick tick) timed? */
@@ -130,14 +171,40 @@ bool goro__slicetimed(p_t *p, m_t *m, uint32_t tick)
 bool goro__slicetimer_fired(m_t *m)
 {
 	p_t *p = m->p;
-	if (p == NULL || atomic_load_explicit(&p->timedm, memory_order_relaxed) != m ||
-	    p->timedtick != atomic_load_explicit(&p->schedtick, memory_order_relaxed))
+	if (p == NULL)
 		return false;
-	atomic_store_explicit(&p->timedm, NULL, memory_order_relaxed);
+	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+	bool timed = goro__slicetimed(p, m, tick);
+	bool watched = goro__slicetimer_watched(p, m);
+	if (!timed && !watched)
+		return false;	/* for a slice that ended early */
+	int64_t quantum = atomic_load_explicit(&goro__sched.quantum, memory_order_relaxed);
+	int64_t tns = __atomic_load_n(&tick_ns, __ATOMIC_RELAXED);
+	/*
+	 * A timed slice's expiry comes after quantum - tick of CPU time, so
+	 * of wall time too.  A watchdog's finds a G at any age: it stops one
+	 * that has itself run past quantum - WATCH_TICKS ticks, the last
+	 * expiry before the quantum's end.  (Gs that pass a slice on through
+	 * runnext, each running briefly, are sysmon's to cut, as before.)
+	 * Both tests, since sysmon may arm the watchdog just as the M arms
+	 * the timer for a slice.
+	 */
+	uint64_t start = timed ? atomic_load_explicit(&p->runstart, memory_order_relaxed) :
+	    m->segstart;
+	uint64_t now = goro__cycles();
+	int64_t ran = start < now ? goro__cycles2ns(now - start) : 0;
 	g_t *g = m->curg;
-	if (g == NULL)
+	int64_t due = quantum - (timed ? tns : WATCH_TICKS * tns) - SLICE_MARGIN_NS;
+	if (g == NULL || ran < due) {
+		if (!arm(m, watched ? WATCH_TICKS * tns : due - ran))
+			atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
 		return false;
+	}
+	atomic_store_explicit(&p->timedm, NULL, memory_order_relaxed);
+	atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
 	atomic_fetch_add_explicit(&goro__sched.preempt_timer, 1, memory_order_relaxed);
+	/* It ran for its quantum: CPU-bound, as if sysmon had stopped it. */
+	atomic_store_explicit(&g->cpubound, true, memory_order_relaxed);
 	atomic_store_explicit(&g->preempt, true, memory_order_release);
 	return true;
 }

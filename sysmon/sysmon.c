@@ -171,11 +171,14 @@ void goro__sysmon_freshg(void)
 	}
 }
 
+static _Atomic bool listening;	/* sysmon takes hints (see sysmon_main) */
+
 /* A P left the idle list: sysmon must look at it within a quantum. */
 void goro__sysmon_pbusy(void)
 {
 	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
-	if (until != 0 && until - goro__nanotime() > atomic_load(&goro__sched.quantum)) {
+	if (until != 0 && atomic_load_explicit(&listening, memory_order_relaxed) &&
+	    until - goro__nanotime() > atomic_load(&goro__sched.quantum)) {
 		atomic_store_explicit(&hintwake, true, memory_order_relaxed);
 		goro__sysmon_wake();
 	}
@@ -308,17 +311,31 @@ static int64_t shareable(int64_t quantum)
  * rather than 3, kept sysmon at 420 rounds a second there.)
  */
 #define CHURN_LOOKS 3
+#define DEAF_QUANTA 2		/* see sysmon_main */
 static bool churning;		/* some P churned at this round */
 
-static int64_t churnival(const struct pstate *ps, int64_t quantum)
+static int64_t churnival(const struct pstate *ps, int64_t quantum, bool watched)
 {
 	if (ps->churn < CHURN_LOOKS)
 		return BLOCKCHECK_NS;
 	churning = true;
-	int shift = ps->churn - CHURN_LOOKS + 1 < 4 ? ps->churn - CHURN_LOOKS + 1 : 4;
+	int shift = ps->churn - CHURN_LOOKS + 1 < 6 ? ps->churn - CHURN_LOOKS + 1 : 6;
 	int64_t ival = (int64_t)BLOCKCHECK_NS << shift;
-	int64_t cap = quantum > BLOCKCHECK_NS ? quantum : BLOCKCHECK_NS;
+	int64_t cap = watched ? SLICETIMER_BACKSTOP * quantum : quantum;
+	if (cap < BLOCKCHECK_NS)
+		cap = BLOCKCHECK_NS;
 	return ival < cap ? ival : cap;
+}
+
+/*
+ * A P that has churned for a while gets its M's slice timer as a watchdog
+ * (slicetimer.c): then a G that starts there and runs on is stopped within
+ * its quantum without us, and we look only for blocked threads, at most
+ * every SLICETIMER_BACKSTOP quanta.
+ */
+static bool churnwatch(p_t *p, m_t *m, const struct pstate *ps)
+{
+	return ps->churn >= CHURN_LOOKS + 2 && goro__slicetimer_watch(p, m);
 }
 
 static void churned(struct pstate *ps)
@@ -430,7 +447,8 @@ static int64_t sysmon_round(int64_t now)
 				next = min_deadline(next, w > now ? w : now + RETRY_NS / 10);
 			churned(ps);
 			if (waiting)	/* see the G it starts within a millisecond, or so */
-				next = min_deadline(next, now + churnival(ps, quantum));
+				next = min_deadline(next, now + churnival(ps, quantum,
+				    churnwatch(p, m, ps)));
 			continue;
 		}
 		uint64_t start = atomic_load_explicit(&p->runstart, memory_order_relaxed);
@@ -441,6 +459,13 @@ static int64_t sysmon_round(int64_t now)
 		 * A slice its M times itself (slicetimer.c) ends without us;
 		 * we step in only if it lasts SLICETIMER_BACKSTOP quanta.
 		 */
+		/*
+		 * On a P whose M's timer watches it, a G that runs on by
+		 * itself is stopped without us (but a slice passed on through
+		 * runnext is still ours to cut, at our next look).
+		 */
+		bool watched = own < BLOCKCHECK_NS ? churnwatch(p, m, ps) :
+		    goro__slicetimer_watched(p, m);
 		int64_t pq = goro__slicetimed(p, m, tick) ? SLICETIMER_BACKSTOP * quantum : quantum;
 
 		/*
@@ -457,8 +482,8 @@ static int64_t sysmon_round(int64_t now)
 			ps->blockival = g && atomic_load_explicit(&g->cpubound, memory_order_relaxed) ?
 			    pq : BLOCKCHECK_NS;
 			ps->blocknext = now - own + ps->blockival;
-			if (ps->churn >= CHURN_LOOKS && ps->blocknext < now + churnival(ps, quantum))
-				ps->blocknext = now + churnival(ps, quantum);
+			if (ps->churn >= CHURN_LOOKS && ps->blocknext < now + churnival(ps, quantum, watched))
+				ps->blocknext = now + churnival(ps, quantum, watched);
 		}
 		if (own < BLOCKCHECK_NS)
 			churned(ps);
@@ -607,9 +632,10 @@ static void sysmon_main(void)
 		bool hinted = atomic_exchange_explicit(&hintwake, false, memory_order_relaxed);
 		int64_t next = sysmon_round(now);
 		if (hinted)
-			deaf = now + atomic_load(&goro__sched.quantum);
+			deaf = now + DEAF_QUANTA * atomic_load(&goro__sched.quantum);
 		now = goro__nanotime();
 		bool listen = now >= deaf;
+		atomic_store_explicit(&listening, listen, memory_order_relaxed);
 		if (!listen)
 			next = min_deadline(next, deaf);
 		if (next <= now)
