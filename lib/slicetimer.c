@@ -30,10 +30,15 @@
  * quantum shorter than two ticks, no timer is armed and sysmon preempts as
  * before.
  *
+ * The same timer serves as a watchdog for a P that churns through short
+ * Gs (goro__slicetimer_watch, which sysmon calls): then sysmon need not
+ * look at that P each quantum in case one of them runs on.
+ *
  * Invariants:
  *   - a P's slice is timed iff p->timedm is the M running it and
  *     p->timedtick equals p->schedtick (the slice has not changed since);
- *     acquirep and the handler clear p->timedm;
+ *     a P is watched iff p->watchm is the M running it; acquirep clears
+ *     both, and so does the handler when it asks the G to stop;
  *   - an M's timer measures that M's thread only (created on it, in
  *     minit); an expiry for a slice that ended early is recognised by the
  *     handler and ignored.

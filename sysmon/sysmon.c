@@ -33,25 +33,32 @@
  *     slice past half a quantum is cut when another P's quantum ends, so
  *     with every P running CPU-bound Gs one wake-up per quantum serves
  *     all Ps ("shareable");
+ *   - a G it stopped for its quantum (CPU-bound, g->cpubound) times its
+ *     later slices with its own thread's CPU-clock timer (slicetimer.c);
+ *     sysmon looks at such a slice only after SLICETIMER_BACKSTOP quanta;
  *   - it looks for Ms blocked in calls nobody wrapped a millisecond into
- *     a G's run, then at doubling intervals up to half a quantum; a G
- *     it stopped for its quantum (CPU-bound, g->cpubound) only at its
- *     quantum's end.  A G that is not CPU-bound and starts while sysmon
- *     sleeps long wakes it (goro__sysmon_gstart);
+ *     a G's run, then at doubling intervals up to half a quantum; a
+ *     CPU-bound G only at its quantum's end (or the backstop, if timed).
+ *     A G that is not CPU-bound and starts while sysmon sleeps long wakes
+ *     it (goro__sysmon_gstart);
  *   - a P that churns through short Gs (a yield loop, a ping-pong) is
- *     looked at less and less often, up to once a quantum (churnival);
+ *     looked at less and less often, up to once a quantum (churnival),
+ *     or every SLICETIMER_BACKSTOP quanta once its M's timer watches it
+ *     (churnwatch);
  *   - hints that wake it early (work queued, a P leaving the idle list,
- *     a fresh G) are ignored for a quantum once one misled it (see
- *     sysmon_main).
+ *     a fresh G) are ignored for DEAF_QUANTA quanta after one woke it
+ *     (see sysmon_main).
  *
- * Measured (bench/sysmoncost, 10 ms quantum): 8 call-free loops on 2 Ps,
- * 100 rounds a second and 0.25-0.45 % of a core; 4 on 1 P, 0.45-0.76 %
- * (each wake-up lands on the idle vCPU: twice the price); every P busy
- * and nothing waiting, 0.04-0.08 %; a yield loop on 1 P, 100 rounds and
- * 0.3-0.55 % (it was 17,000 rounds and 2.9 %); a channel ping-pong on
- * 2 Ps, 370-420 rounds and 0.55-0.85 %.  Following the lone busy P to its
- * CPU (sched_setaffinity) halved the 1-P figure but made its goroutines
- * pay it instead: not done.
+ * Measured (bench/sysmoncost, 10 ms quantum): every P busy and nothing
+ * waiting, 21 rounds a second and 0.03-0.08 % of a core; 8 call-free
+ * loops on 2 Ps, 43 rounds and 0.07-0.15 %; 4 on 1 P, 43 rounds and
+ * 0.13-0.25 % (each wake-up lands on the idle vCPU: twice the price); a
+ * yield loop on 1 P, 34 rounds and 0.16-0.19 %; a channel ping-pong on
+ * 2 Ps, 140-160 rounds and 0.24-0.33 %.  Before slice timers sysmon woke
+ * once a quantum for the call-free loops (0.45-0.8 % on 1 P) and the
+ * yield loop.  Following the lone busy P to its CPU (sched_setaffinity)
+ * halved the 1-P figure then, but made its goroutines pay it instead:
+ * not done.
  *
  * It never signals a thread the kernel shows asleep, a G that has just
  * resumed (it must have run a millisecond itself, see "overdue"), or an
@@ -621,9 +628,11 @@ static void sysmon_main(void)
 	 * The hints that wake sysmon early (work queued, a P leaving the idle
 	 * list, a fresh G starting: see above) fire all the time when two Ps
 	 * pass Gs back and forth, and the work is usually gone again before
-	 * sysmon looks.  After a hinted wake-up, sysmon takes no hints for a
-	 * quantum, and looks at least once a quantum instead (the delay
-	 * goro(7) allows for work that arrives after sysmon last looked).
+	 * sysmon looks.  After a hinted wake-up, sysmon takes no hints for
+	 * DEAF_QUANTA quanta, and looks at least that often instead (the
+	 * delay goro(7) allows for work that arrives after sysmon last
+	 * looked).  With one quantum, a 2-P ping-pong still woke it 100
+	 * times a second through hints alone.
 	 */
 	int64_t deaf = 0;
 	while (!atomic_load(&stopping)) {

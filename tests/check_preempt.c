@@ -254,6 +254,79 @@ START_TEST(slicetimer)
 }
 END_TEST
 
+/*
+ * A P that churns (two Gs yielding to each other) gets its M's timer as a
+ * watchdog: sysmon then wakes rarely, and a call-free loop that starts
+ * there is still stopped within about a quantum.
+ */
+static _Atomic int64_t churn_last;	/* when a yielder last ran */
+static _Atomic int64_t churn_maxgap;	/* longest stretch without one, once the hog runs */
+static _Atomic int churn_hogging;
+static double churn_rounds_per_s;
+static goro_stats_t churn_st0, churn_st1;
+
+static void churn_yielder(void *arg)
+{
+	goro_wg_t *wg = arg;
+
+	while (!atomic_load(&stop)) {
+		goro_yield();
+		int64_t now = goro_now();
+		int64_t gap = now - atomic_exchange(&churn_last, now);
+		if (atomic_load(&churn_hogging) && gap > atomic_load(&churn_maxgap))
+			atomic_store(&churn_maxgap, gap);
+	}
+	goro_wg_done(wg);
+}
+
+static void churn_main(void *arg)
+{
+	goro_wg_t wg = GORO_WG_INIT;
+	uint64_t hogcount;
+
+	(void)arg;
+	goro_maxprocs(1);
+	atomic_store(&churn_last, goro_now());
+	goro_wg_add(&wg, 3);
+	spawn(churn_yielder, &wg);
+	spawn(churn_yielder, &wg);
+	goro_sleep(300 * MS);	/* sysmon sees the P churn and sets the watchdog */
+	int64_t t0 = goro_now();
+	uint64_t r0 = goro__sysmon_rounds();
+	goro_sleep(1000 * MS);
+	churn_rounds_per_s = (double)(goro__sysmon_rounds() - r0) / ((goro_now() - t0) / 1e9);
+	goro_stats(&churn_st0);
+	struct counted c = { &hogcount, &wg };
+	atomic_store(&churn_hogging, 1);
+	spawn(counted_hog, &c);
+	goro_sleep(300 * MS);
+	goro_stats(&churn_st1);
+	atomic_store(&stop, 1);
+	goro_wg_wait(&wg);
+}
+
+START_TEST(slicetimer_watchdog)
+{
+	watchdog(10 * SEC);
+	run(churn_main, NULL);
+	int64_t tick = goro__slicetimer_tick();
+	uint64_t timer = churn_st1.preempt_timer - churn_st0.preempt_timer;
+	fprintf(stderr, "slicetimer_watchdog: yield loop, sysmon woke %.0f times a second; "
+	    "then a hog: %llu stops asked for by timers, yielders waited at most %.1f ms\n",
+	    churn_rounds_per_s, (unsigned long long)timer, atomic_load(&churn_maxgap) / 1e6);
+	/* The hog shares the P: generous, a busy host may add to a slice. */
+	ck_assert_msg(atomic_load(&churn_maxgap) < 200 * MS, "a hog kept the yielders off "
+	    "the P for %lld ms", (long long)(atomic_load(&churn_maxgap) / MS));
+	if (tick <= 0 || 2 * tick + MS / 10 >= 10 * MS)
+		return;	/* a coarse tick: no watchdog, sysmon looks each quantum */
+	/* About 35 (a look every 3 quanta); without the watchdog about 100. */
+	ck_assert_msg(churn_rounds_per_s < 70, "sysmon woke %.0f times a second for a "
+	    "yield loop", churn_rounds_per_s);
+	ck_assert_msg(timer >= 10, "only %llu stops of the hog asked for by timers in 300 ms",
+	    (unsigned long long)timer);
+}
+END_TEST
+
 /* GORODEBUG=slicetimeroff=1 leaves every slice to sysmon. */
 START_TEST(slicetimer_off)
 {
@@ -1039,6 +1112,7 @@ static Suite *preempt_suite(void)
 	ADD_TCASE(s, fairness_2p, 30);
 	ADD_TCASE(s, slicetimer, 30);
 	ADD_TCASE(s, slicetimer_off, 30);
+	ADD_TCASE(s, slicetimer_watchdog, 30);
 	ADD_TCASE(s, errno_per_g, 60);
 	ADD_TCASE(s, preempt_off_region, 30);
 	ADD_TCASE(s, preempt_off_nested, 30);
