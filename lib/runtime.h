@@ -304,6 +304,8 @@ struct goro__m {
 	int64_t runningat;		/* when sysmon last found it running throughout */
 	timer_t slicetimer;		/* on this thread's CPU clock (slicetimer.c) */
 	bool slicetimer_ok;
+	g_t *watchg;			/* as a watchdog: the G and the P's switch count */
+	uint64_t watchsw;		/* ... at its last expiry */
 	void (*mstartfn)(void);
 };
 

@@ -416,6 +416,7 @@ static void gosched_m(g_t *g)
 {
 	m_t *m = goro__m;
 	dropg(m, g);
+	atomic_store_explicit(&g->cpubound, false, memory_order_relaxed);	/* see gosched_direct */
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	goro__runqput(m->p, g, false);
 	schedule_loop();
@@ -466,6 +467,8 @@ static inline __attribute__((always_inline)) bool gosched_direct(void)
 	cur->saved_errno = *m->errnop;
 	cur->m = NULL;
 	atomic_store_explicit(&cur->status, G_RUNNABLE, memory_order_relaxed);
+	/* Yielding within its slice: not CPU-bound (else each yield would arm a timer). */
+	atomic_store_explicit(&cur->cpubound, false, memory_order_relaxed);
 	m->pendingreadyg = cur;
 	startg(m, p, next, now, false);
 	goro__ctx_switch(&cur->ctx, &next->ctx);

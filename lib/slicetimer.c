@@ -47,10 +47,11 @@
  */
 
 #define SLICE_MARGIN_NS 100000		/* arm this much before the tick before the end */
-#define WATCH_TICKS 2			/* a watchdog's period, in ticks */
 
 /* The value every slice timer's signal carries: the handler's proof that it is ours. */
 const char goro__slicetimer_tag = 0;
+
+static _Atomic uint64_t watchfires;	/* watchdog expiries so far, for tests */
 
 /* The kernel's tick (ns), as the coarse clocks tell it; 0 if unknown. */
 static int64_t tick_ns;
@@ -130,25 +131,29 @@ __attribute__((noinline)) void goro__slicetimer_start(m_t *m)
  * sysmon, for a P that churns through short Gs (a yield loop, a
  * ping-pong), which it would otherwise look at once a quantum in case a
  * G that starts there runs on: make m's timer a watchdog instead.  It
- * fires after WATCH_TICKS ticks of the thread's CPU time and then every
- * WATCH_TICKS ticks while the P churns (the handler re-arms it); an
- * expiry that finds a slice older than quantum - WATCH_TICKS ticks stops
- * it, so a slice still ends within the quantum (and lasts at least that:
- * 1.9 ms here -- only the first slice of a G that runs on, which is then
- * CPU-bound and timed as such).  Each expiry costs the M a signal, 125 a
- * second on a 250 Hz kernel.  True if p is watched so.
+ * expires at every tick of the thread's CPU time while the P is watched
+ * (the handler re-arms it).  An expiry stops the running G only if that
+ * same G ran through the whole tick before it -- so at least a tick of
+ * CPU, which a G descheduled by the kernel does not fake -- and its run
+ * has reached quantum - tick: a G that starts there and runs on is
+ * stopped between quantum - tick and the quantum (6-10 ms here), and is
+ * then CPU-bound and timed as such.  (A first version went by the run's
+ * wall time alone: on a busy host it stopped yielders the kernel had
+ * descheduled, and marked them CPU-bound.)  Each expiry costs the M a
+ * signal, 250 a second on a 250 Hz kernel.  True if p is watched so.
  */
 bool goro__slicetimer_watch(p_t *p, m_t *m)
 {
 	int64_t quantum = atomic_load_explicit(&goro__sched.quantum, memory_order_relaxed);
 	int64_t tick = __atomic_load_n(&tick_ns, __ATOMIC_RELAXED);
 	if (!m->slicetimer_ok || goro__sched.asyncpreemptoff || goro__sched.slicetimeroff ||
-	    quantum <= WATCH_TICKS * tick + SLICE_MARGIN_NS)
+	    quantum < 2 * tick)
 		return false;
 	if (atomic_load_explicit(&p->watchm, memory_order_acquire) == m)
 		return true;
+	m->watchg = NULL;	/* the first expiry starts the record */
 	atomic_store_explicit(&p->watchm, m, memory_order_release);
-	if (!arm(m, WATCH_TICKS * tick)) {
+	if (!arm(m, tick - SLICE_MARGIN_NS)) {
 		atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
 		return false;
 	}
@@ -183,25 +188,31 @@ bool goro__slicetimer_fired(m_t *m)
 	bool watched = goro__slicetimer_watched(p, m);
 	if (!timed && !watched)
 		return false;	/* for a slice that ended early */
+	if (watched)
+		atomic_fetch_add_explicit(&watchfires, 1, memory_order_relaxed);
 	int64_t quantum = atomic_load_explicit(&goro__sched.quantum, memory_order_relaxed);
 	int64_t tns = __atomic_load_n(&tick_ns, __ATOMIC_RELAXED);
 	/*
 	 * A timed slice's expiry comes after quantum - tick of CPU time, so
-	 * of wall time too.  A watchdog's finds a G at any age: it stops one
-	 * that has itself run past quantum - WATCH_TICKS ticks, the last
-	 * expiry before the quantum's end.  (Gs that pass a slice on through
-	 * runnext, each running briefly, are sysmon's to cut, as before.)
-	 * Both tests, since sysmon may arm the watchdog just as the M arms
-	 * the timer for a slice.
+	 * of wall time too.  A watchdog's finds a G at any age: it stops only
+	 * one that ran through the whole last tick and has run (by itself:
+	 * Gs that pass a slice on through runnext, each running briefly,
+	 * are sysmon's to cut, as before) for quantum - tick.  Both tests,
+	 * since sysmon may arm the watchdog just as the M arms the timer for
+	 * a slice.
 	 */
+	g_t *g = m->curg;
+	uint64_t sw = atomic_load_explicit(&p->switches, memory_order_relaxed);
+	bool through = g != NULL && g == m->watchg && sw == m->watchsw;
+	m->watchg = g;
+	m->watchsw = sw;
 	uint64_t start = timed ? atomic_load_explicit(&p->runstart, memory_order_relaxed) :
 	    m->segstart;
 	uint64_t now = goro__cycles();
 	int64_t ran = start < now ? goro__cycles2ns(now - start) : 0;
-	g_t *g = m->curg;
-	int64_t due = quantum - (timed ? tns : WATCH_TICKS * tns) - SLICE_MARGIN_NS;
-	if (g == NULL || ran < due) {
-		if (!arm(m, watched ? WATCH_TICKS * tns : due - ran))
+	int64_t due = quantum - tns - SLICE_MARGIN_NS;
+	if (g == NULL || ran < due || (!timed && !through)) {
+		if (!arm(m, watched ? tns - SLICE_MARGIN_NS : due - ran))
 			atomic_store_explicit(&p->watchm, NULL, memory_order_relaxed);
 		return false;
 	}
@@ -212,6 +223,19 @@ bool goro__slicetimer_fired(m_t *m)
 	atomic_store_explicit(&g->cpubound, true, memory_order_relaxed);
 	atomic_store_explicit(&g->preempt, true, memory_order_release);
 	return true;
+}
+
+/* Is the first P watched by the M running it?  For tests. */
+bool goro__slicetimer_p0_watched(void)
+{
+	p_t *p = goro__sched.allp[0];
+	m_t *m = p ? p->m : NULL;
+	return m != NULL && goro__slicetimer_watched(p, m);
+}
+
+uint64_t goro__slicetimer_watchfires(void)
+{
+	return atomic_load_explicit(&watchfires, memory_order_relaxed);
 }
 
 /* The kernel tick slice timers go by (ns; -1 unknown, 0 not yet read), for tests. */

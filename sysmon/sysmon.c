@@ -468,12 +468,13 @@ static int64_t sysmon_round(int64_t now)
 		 */
 		/*
 		 * On a P whose M's timer watches it, a G that runs on by
-		 * itself is stopped without us (but a slice passed on through
-		 * runnext is still ours to cut, at our next look).
+		 * itself (its run began the slice) is stopped without us; but
+		 * a slice passed on through runnext is still ours to cut.
 		 */
 		bool watched = own < BLOCKCHECK_NS ? churnwatch(p, m, ps) :
 		    goro__slicetimer_watched(p, m);
-		int64_t pq = goro__slicetimed(p, m, tick) ? SLICETIMER_BACKSTOP * quantum : quantum;
+		int64_t pq = goro__slicetimed(p, m, tick) || (watched && seg == start) ?
+		    SLICETIMER_BACKSTOP * quantum : quantum;
 
 		/*
 		 * Unwrapped blocking calls and long unsafe code (syscall.c).

@@ -23,6 +23,7 @@
 #include <regex.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,11 @@ static _Atomic int64_t churn_maxgap;	/* longest stretch without one, once the ho
 static _Atomic int churn_hogging;
 static double churn_rounds_per_s;
 static goro_stats_t churn_st0, churn_st1;
+static int64_t churn_watched_after;	/* ns of churning until the P was watched; -1 never */
+static uint64_t churn_fires;		/* watchdog expiries in the second after */
+/* runtime-internal */
+uint64_t goro__slicetimer_watchfires(void);
+bool goro__slicetimer_p0_watched(void);
 
 static void churn_yielder(void *arg)
 {
@@ -290,11 +296,21 @@ static void churn_main(void *arg)
 	goro_wg_add(&wg, 3);
 	spawn(churn_yielder, &wg);
 	spawn(churn_yielder, &wg);
-	goro_sleep(300 * MS);	/* sysmon sees the P churn and sets the watchdog */
+	/* sysmon sees the P churn and sets the watchdog: within 3 s, even on a busy host. */
 	int64_t t0 = goro_now();
-	uint64_t r0 = goro__sysmon_rounds();
+	churn_watched_after = -1;
+	while (goro_now() - t0 < 3 * SEC) {
+		if (goro__slicetimer_p0_watched()) {
+			churn_watched_after = goro_now() - t0;
+			break;
+		}
+		goro_sleep(20 * MS);
+	}
+	t0 = goro_now();
+	uint64_t r0 = goro__sysmon_rounds(), f0 = goro__slicetimer_watchfires();
 	goro_sleep(1000 * MS);
 	churn_rounds_per_s = (double)(goro__sysmon_rounds() - r0) / ((goro_now() - t0) / 1e9);
+	churn_fires = goro__slicetimer_watchfires() - f0;
 	goro_stats(&churn_st0);
 	struct counted c = { &hogcount, &wg };
 	atomic_store(&churn_hogging, 1);
@@ -311,18 +327,26 @@ START_TEST(slicetimer_watchdog)
 	run(churn_main, NULL);
 	int64_t tick = goro__slicetimer_tick();
 	uint64_t timer = churn_st1.preempt_timer - churn_st0.preempt_timer;
-	fprintf(stderr, "slicetimer_watchdog: yield loop, sysmon woke %.0f times a second; "
-	    "then a hog: %llu stops asked for by timers, yielders waited at most %.1f ms\n",
-	    churn_rounds_per_s, (unsigned long long)timer, atomic_load(&churn_maxgap) / 1e6);
+	fprintf(stderr, "slicetimer_watchdog: yield loop watched after %.0f ms; then %llu "
+	    "expiries and %.0f sysmon wake-ups in a second; then a hog: %llu stops asked for "
+	    "by timers, yielders waited at most %.1f ms\n", churn_watched_after / 1e6,
+	    (unsigned long long)churn_fires, churn_rounds_per_s, (unsigned long long)timer,
+	    atomic_load(&churn_maxgap) / 1e6);
 	/* The hog shares the P: generous, a busy host may add to a slice. */
 	ck_assert_msg(atomic_load(&churn_maxgap) < 200 * MS, "a hog kept the yielders off "
 	    "the P for %lld ms", (long long)(atomic_load(&churn_maxgap) / MS));
-	if (tick <= 0 || 2 * tick + MS / 10 >= 10 * MS)
+	if (tick <= 0 || 2 * tick > 10 * MS)
 		return;	/* a coarse tick: no watchdog, sysmon looks each quantum */
-	/* About 35 (a look every 3 quanta); without the watchdog about 100. */
-	ck_assert_msg(churn_rounds_per_s < 70, "sysmon woke %.0f times a second for a "
-	    "yield loop", churn_rounds_per_s);
-	ck_assert_msg(timer >= 10, "only %llu stops of the hog asked for by timers in 300 ms",
+	ck_assert_msg(churn_watched_after >= 0, "the yield loop's P was not watched in 3 s");
+	/*
+	 * One expiry per tick of the thread's CPU time: 250 a second here
+	 * (sysmon then wakes about 35 times a second instead of 100; that is
+	 * for bench/sysmoncost to measure, not for a test on a busy host).
+	 */
+	ck_assert_msg(churn_fires >= 10, "only %llu watchdog expiries in a second",
+	    (unsigned long long)churn_fires);
+	/* The hog's stops: the watchdog's, then its own slice timer's. */
+	ck_assert_msg(timer >= 2, "only %llu stops of the hog asked for by timers in 300 ms",
 	    (unsigned long long)timer);
 }
 END_TEST
