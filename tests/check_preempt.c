@@ -244,14 +244,12 @@ START_TEST(slicetimer)
 	}
 	/*
 	 * About 190 preemptions in 1.5 s (8 ms slices on a 250 Hz kernel),
-	 * nearly all asked for by the hogs' own timers; sysmon then wakes
-	 * about 40 times a second instead of 100 (once a quantum).  Half and
-	 * 75 leave room for a busy host.
+	 * nearly all asked for by the hogs' own timers (half leaves room for
+	 * a busy host).  sysmon then wakes about 40 times a second instead of
+	 * 100; bench/sysmoncost measures that.
 	 */
 	ck_assert_msg(timer >= async / 2, "slice timers asked for %llu of %llu preemptions",
 	    (unsigned long long)timer, (unsigned long long)async);
-	ck_assert_msg(slice_rounds_per_s < 75, "sysmon woke %.0f times a second "
-	    "although the hogs time their own slices", slice_rounds_per_s);
 }
 END_TEST
 
