@@ -6,9 +6,9 @@
  * this kind of machine each such round costs sysmon 50-75 us of CPU (the
  * wake-up on an idle CPU, the thread's CPU clock, the tgkill with its
  * interrupt to the other CPU): with call-free loops queued behind each
- * other on a P, 100 rounds a second, 0.75 % of a core.  A G that sysmon
- * has stopped for running a whole quantum is CPU-bound (g->cpubound);
- * when one starts a slice, its M arms a timer on its own thread's CPU
+ * other on a P, 100 rounds a second, 0.75 % of a core.  A G stopped for
+ * running a whole quantum is CPU-bound (g->cpubound) until it yields or
+ * waits; when one starts a slice, its M arms a timer on its own thread's CPU
  * clock (timer_create(2), CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID) that
  * delivers SIGURG to that thread near the slice's end.  The handler
  * (preempt.c) takes it like sysmon's request, and sysmon looks at a P

@@ -180,7 +180,10 @@ void goro__sysmon_freshg(void)
 
 static _Atomic bool listening;	/* sysmon takes hints (see sysmon_main) */
 
-/* A P left the idle list: sysmon must look at it within a quantum. */
+/*
+ * A P left the idle list: sysmon must look at it within a quantum -- unless
+ * it is deaf to hints for now (see sysmon_main), and looks soon anyway.
+ */
 void goro__sysmon_pbusy(void)
 {
 	int64_t until = atomic_load_explicit(&sleepuntil, memory_order_relaxed);
@@ -310,7 +313,8 @@ static int64_t shareable(int64_t quantum)
  * microseconds ago.  Looking at it each millisecond, as at a P that holds
  * one G, would cost a wake-up a millisecond for nothing.  So after
  * CHURN_LOOKS such looks in a row the next one comes later: 2, 4, 8 ms,
- * up to a quantum.  A look that finds a G a millisecond old checks it
+ * up to a quantum -- or SLICETIMER_BACKSTOP quanta once its M's timer
+ * watches it (churnwatch).  A look that finds a G a millisecond old checks it
  * there and then, so a G that blocks on a churning P is caught at the
  * next look; and that look resets the count, as do a system call, a
  * hand-off and a quantum idle.  (A P of a 2-P ping-pong idles for a
@@ -464,12 +468,10 @@ static int64_t sysmon_round(int64_t now)
 		int64_t own = seg < nowc ? goro__cycles2ns(nowc - seg) : 0;
 		/*
 		 * A slice its M times itself (slicetimer.c) ends without us;
-		 * we step in only if it lasts SLICETIMER_BACKSTOP quanta.
-		 */
-		/*
-		 * On a P whose M's timer watches it, a G that runs on by
-		 * itself (its run began the slice) is stopped without us; but
-		 * a slice passed on through runnext is still ours to cut.
+		 * we step in only if it lasts SLICETIMER_BACKSTOP quanta.  So
+		 * does, on a P whose M's timer watches it, the slice of a G
+		 * that runs on by itself (its run began the slice); a slice
+		 * passed on through runnext is still ours to cut.
 		 */
 		bool watched = own < BLOCKCHECK_NS ? churnwatch(p, m, ps) :
 		    goro__slicetimer_watched(p, m);
